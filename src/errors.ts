@@ -1,0 +1,37 @@
+/** Codes for the gateway's own failures; the CLI maps each to a stderr line and an exit code. */
+export type ErrorCode =
+  | "USAGE"
+  | "LOCK_HELD"
+  | "PRIMARY_UNREACHABLE"
+  | "PRIMARY_UNRESPONSIVE"
+  | "NOT_RUNNING"
+  | "AUTH_FAILED"
+  | "STATE_DIR"
+  | "CONFIG_INVALID"
+  | "TOOL_NOT_FOUND"
+  | "TOOL_FAILED"
+  | "UNSUPPORTED_PLATFORM"
+  | "CLIENT_CONFIG";
+
+/** The one error class for the gateway's own failures. */
+export class GatewayError extends Error {
+  override readonly name = "GatewayError";
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** True when `err` is a GatewayError, optionally of the given code. */
+export function isGatewayError(err: unknown, code?: ErrorCode): err is GatewayError {
+  return err instanceof GatewayError && (code === undefined || err.code === code);
+}
+
+/** A one-line description of any thrown value. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

@@ -1,0 +1,91 @@
+import * as z from "zod";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { BuiltinTool, GatewayState, ToolContext } from "./types.js";
+import { errorResult } from "./types.js";
+import { describeError } from "../errors.js";
+
+/** A tool source other than the built-ins (a downstream server) plugs in through this. */
+export interface ToolProvider {
+  list(): Tool[];
+  /** Returns undefined when the name is not this provider's. */
+  call(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined;
+}
+
+interface Compiled {
+  tool: BuiltinTool;
+  input: z.ZodObject<z.ZodRawShape>;
+  listing: Tool;
+}
+
+function compile(tool: BuiltinTool): Compiled {
+  const input = z.object(tool.inputSchema).strict();
+  const listing: Tool = {
+    name: tool.name,
+    title: tool.title,
+    description: tool.description,
+    inputSchema: toJsonSchema(input) as Tool["inputSchema"],
+    annotations: { title: tool.title, ...tool.annotations },
+  };
+  if (tool.outputSchema) listing.outputSchema = toJsonSchema(z.object(tool.outputSchema)) as Tool["outputSchema"];
+  return { tool, input, listing };
+}
+
+function toJsonSchema(schema: z.ZodType): Record<string, unknown> {
+  const json = z.toJSONSchema(schema, { io: "input", unrepresentable: "any" }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join(".") : "(arguments)"}: ${i.message}`)
+    .join("; ");
+}
+
+/** The shared tool registry: one per process, serving every session the same tools. */
+export class Registry {
+  private readonly builtins = new Map<string, Compiled>();
+  private readonly providers: ToolProvider[] = [];
+
+  constructor(
+    tools: BuiltinTool[],
+    private readonly gateway: GatewayState,
+  ) {
+    for (const t of tools) this.builtins.set(t.name, compile(t));
+  }
+
+  /** Adds a downstream source of tools. */
+  addProvider(provider: ToolProvider): void {
+    this.providers.push(provider);
+  }
+
+  /** Every tool a client can call, built-ins first. */
+  list(): Tool[] {
+    return [...[...this.builtins.values()].map((c) => c.listing), ...this.providers.flatMap((p) => p.list())];
+  }
+
+  /** The names of every tool served. */
+  names(): string[] {
+    return this.list().map((t) => t.name);
+  }
+
+  /** Calls a tool; unknown names, bad arguments and thrown errors all come back as `isError` results. */
+  async call(name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
+    const ctx: ToolContext = { gateway: this.gateway, signal };
+    const builtin = this.builtins.get(name);
+    if (!builtin) {
+      for (const p of this.providers) {
+        const pending = p.call(name, args ?? {}, ctx);
+        if (pending) return pending;
+      }
+      return errorResult(`Unknown tool "${name}". Run "claude-mpm-gateway tools" to list the tools served.`);
+    }
+    const parsed = builtin.input.safeParse(args ?? {});
+    if (!parsed.success) return errorResult(`Invalid arguments for ${name}: ${formatIssues(parsed.error)}`);
+    try {
+      return await builtin.tool.run(parsed.data, ctx);
+    } catch (err) {
+      return errorResult(`${name} failed: ${describeError(err)}`);
+    }
+  }
+}

@@ -1,0 +1,47 @@
+import type * as z from "zod";
+import type { CallToolResult, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+
+/** What a built-in tool may learn about the gateway that runs it. */
+export interface GatewayState {
+  version: string;
+  /** "primary" behind bridges, "standalone" on its own stdio, "cli" for `tools`/`test`. */
+  mode: "primary" | "standalone" | "cli";
+  startedAt: Date;
+  stateDir: string;
+  configPath: string;
+  sessionCount(): number;
+  toolNames(): string[];
+}
+
+/** Passed to every tool call. */
+export interface ToolContext {
+  gateway: GatewayState;
+  signal: AbortSignal;
+}
+
+/** A tool the gateway serves itself; its schemas are zod shapes, exported to clients as JSON Schema. */
+export interface BuiltinTool<S extends z.ZodRawShape = z.ZodRawShape> {
+  name: string;
+  title: string;
+  description: string;
+  inputSchema: S;
+  outputSchema?: z.ZodRawShape;
+  annotations: ToolAnnotations;
+  /** Arguments arrive validated against `inputSchema`; failures are returned as `isError` results, not thrown. */
+  run(args: z.infer<z.ZodObject<S>>, ctx: ToolContext): Promise<CallToolResult>;
+}
+
+/** Declares a tool with its argument type inferred from its schema. */
+export function defineTool<S extends z.ZodRawShape>(tool: BuiltinTool<S>): BuiltinTool {
+  return tool as unknown as BuiltinTool;
+}
+
+/** A text result. */
+export function textResult(text: string, structured?: Record<string, unknown>): CallToolResult {
+  return structured ? { content: [{ type: "text", text }], structuredContent: structured } : { content: [{ type: "text", text }] };
+}
+
+/** A tool failure the client sees as `isError: true` with a clear message. */
+export function errorResult(message: string): CallToolResult {
+  return { content: [{ type: "text", text: message }], isError: true };
+}
