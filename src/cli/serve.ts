@@ -1,0 +1,72 @@
+import { Bridge } from "../gateway/bridge.js";
+import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
+import type { StatePaths } from "../coordination/paths.js";
+import { ensureStateDir } from "../coordination/stateDir.js";
+import { isGatewayError } from "../errors.js";
+import { configureLogging, logger } from "../log.js";
+import { EXIT } from "./exitCodes.js";
+
+const log = logger("bridge");
+
+/** Default time the primary stays up after its last session ends. */
+const DEFAULT_LINGER_MS = 30_000;
+
+/** What every client launches: a bridge from this stdio to the primary, starting the primary if none runs. */
+export async function serveBridge(paths: StatePaths): Promise<number> {
+  configureLogging({ tag: "bridge" });
+  const coords = coordinatesFor(paths);
+  const bridge = new Bridge({
+    input: process.stdin,
+    output: process.stdout,
+    connect: async () => (await connectToPrimary(coords, { kind: "session", spawn: true })).socket,
+    onLog: (m) => log.warn(m),
+  });
+  watchParent();
+  await bridge.run();
+  // The client closed stdin: nothing here is worth waiting for (a retry timer, a closing socket).
+  process.exit(EXIT.OK);
+}
+
+/** A bridge must not outlive its client even when the client dies without closing stdin. */
+function watchParent(): void {
+  const parent = process.ppid;
+  if (process.platform === "win32") return;
+  setInterval(() => {
+    if (process.ppid !== parent) process.exit(EXIT.OK);
+  }, 1000).unref();
+}
+
+/** `--standalone`: one self-contained gateway on this stdio. */
+export async function serveStandalone(paths: StatePaths): Promise<number> {
+  configureLogging({ tag: "standalone" });
+  const { runStandalone } = await import("../gateway/runtime.js");
+  await runStandalone(paths);
+  return EXIT.OK;
+}
+
+/** CLAUDE_MPM_GATEWAY_LINGER_MS overrides the linger (tests use a short one); bad values are ignored. */
+function lingerFromEnv(): number {
+  const raw = process.env.CLAUDE_MPM_GATEWAY_LINGER_MS?.trim();
+  const ms = raw ? Number(raw) : NaN;
+  return Number.isFinite(ms) && ms >= 0 ? ms : DEFAULT_LINGER_MS;
+}
+
+/** `--primary`: the one per installation, started detached by a bridge. */
+export async function servePrimary(paths: StatePaths, lingerMs?: number): Promise<number> {
+  ensureStateDir(paths);
+  configureLogging({ tag: "primary", file: paths.logFile });
+  // Detached, the primary's stderr goes nowhere: its log file keeps info unless a level was asked for.
+  if (!process.env.CLAUDE_MPM_LOG_LEVEL) configureLogging({ level: "info" });
+  const { runPrimary } = await import("../gateway/runtime.js");
+  try {
+    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv() });
+    return outcome.fatal ? EXIT.FAILURE : EXIT.OK;
+  } catch (err) {
+    // Lost the race for the lock: another primary serves, which is all a caller wanted.
+    if (isGatewayError(err, "LOCK_HELD")) {
+      logger("primary").info(`${err.message}; exiting`);
+      return EXIT.OK;
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,72 @@
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { StatePaths } from "../coordination/paths.js";
+import { GatewayError } from "../errors.js";
+import { EXIT } from "./exitCodes.js";
+
+const out = (s: string) => process.stdout.write(s + "\n");
+
+async function registry(paths: StatePaths) {
+  const { createRegistry } = await import("../gateway/runtime.js");
+  return createRegistry("cli", paths);
+}
+
+/** `tools [--json] [--verbose]`: every tool the gateway serves. */
+export async function toolsCommand(paths: StatePaths, opts: { json?: boolean; verbose?: boolean }): Promise<number> {
+  const tools = (await registry(paths)).list();
+  if (opts.json) {
+    const shown = opts.verbose ? tools : tools.map(({ name, title, description }) => ({ name, title, description }));
+    out(JSON.stringify(shown, null, 2));
+    return EXIT.OK;
+  }
+  const width = Math.max(...tools.map((t) => t.name.length));
+  for (const t of tools) {
+    out(`${t.name.padEnd(width)}  ${firstSentence(t.description ?? "")}`);
+    if (opts.verbose) out(indent(JSON.stringify(t.inputSchema, null, 2)) + "\n");
+  }
+  return EXIT.OK;
+}
+
+function firstSentence(text: string): string {
+  const m = /^(.+?[.!?])(?=\s+[A-Z(]|$)/s.exec(text);
+  return m ? m[1]! : text;
+}
+
+function indent(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => `    ${l}`)
+    .join("\n");
+}
+
+/** `test <tool> [json-args]`: one call; exit 0 on success, 1 on a tool error, 2 on a usage error. */
+export async function testCommand(paths: StatePaths, tool: string, rawArgs: string | undefined, opts: { json?: boolean }): Promise<number> {
+  let args: Record<string, unknown> = {};
+  if (rawArgs !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(rawArgs);
+    } catch (err) {
+      throw new GatewayError("USAGE", `arguments must be a JSON object, e.g. '{"message":"hi"}' (${(err as Error).message})`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+      throw new GatewayError("USAGE", `arguments must be a JSON object, e.g. '{"message":"hi"}'`);
+    }
+    args = parsed as Record<string, unknown>;
+  }
+  const reg = await registry(paths);
+  if (!reg.names().includes(tool)) {
+    throw new GatewayError("TOOL_NOT_FOUND", `unknown tool "${tool}"; run "claude-mpm-gateway tools" to list them`);
+  }
+  const result = await reg.call(tool, args, new AbortController().signal);
+  if (opts.json) out(JSON.stringify(result, null, 2));
+  else if (!result.isError) out(renderContent(result));
+  if (result.isError) {
+    if (!opts.json) process.stderr.write(`claude-mpm-gateway: ${tool}: ${renderContent(result)}\n`);
+    return EXIT.FAILURE;
+  }
+  return EXIT.OK;
+}
+
+function renderContent(result: CallToolResult): string {
+  return result.content.map((c) => (c.type === "text" ? c.text : JSON.stringify(c))).join("\n");
+}

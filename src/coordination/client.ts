@@ -1,0 +1,123 @@
+import type { Socket } from "node:net";
+import { GatewayError, describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { connectEndpoint, endpointFor, type EndpointAddress } from "./endpoint.js";
+import { readToken, sendHello, type ConnectionKind, type Welcome } from "./handshake.js";
+import { identityFor } from "./identity.js";
+import { isLockHeld, lockPlan, type LockPlan } from "./lock.js";
+import type { StatePaths } from "./paths.js";
+import { spawnPrimary } from "./spawnPrimary.js";
+
+const log = logger("client");
+
+/** Everything a process needs to find the primary of one state dir. */
+export interface Coordinates {
+  paths: StatePaths;
+  lock: LockPlan;
+  endpoint: EndpointAddress;
+}
+
+/** The lock and endpoint of a state dir on this platform. */
+export function coordinatesFor(paths: StatePaths): Coordinates {
+  const id = identityFor(paths.stateDir);
+  return { paths, lock: lockPlan(id, paths.lockFile), endpoint: endpointFor(id, paths.stateDir) };
+}
+
+/** An authenticated connection to the primary. */
+export interface PrimaryConnection {
+  socket: Socket;
+  welcome: Welcome;
+}
+
+/** One attempt to reach the primary; null when none answers or the token on disk is not its token. */
+export async function tryConnect(c: Coordinates, kind: ConnectionKind, timeoutMs = 1000): Promise<PrimaryConnection | null> {
+  const token = readToken(c.paths.tokenFile);
+  if (!token) return null;
+  let socket: Socket;
+  try {
+    socket = await connectEndpoint(c.endpoint, timeoutMs);
+  } catch {
+    return null;
+  }
+  try {
+    const welcome = await sendHello(socket, token, kind, timeoutMs);
+    return { socket, welcome };
+  } catch (err) {
+    log.debug(`hello refused: ${describeError(err)}`);
+    socket.destroy();
+    return null;
+  }
+}
+
+/** Options for reaching the primary with retries. */
+export interface ConnectOptions {
+  kind: ConnectionKind;
+  /** Start a primary when the lock is free. */
+  spawn: boolean;
+  /** Give up after this long (default 10 s). */
+  deadlineMs?: number;
+  /** Stop trying early. */
+  signal?: AbortSignal;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Reaches the primary, starting one when the lock is free, retrying with backoff until the deadline. Many
+ * callers may spawn at once: the lock picks one primary and the others exit.
+ */
+export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Promise<PrimaryConnection> {
+  const deadline = Date.now() + (opts.deadlineMs ?? 10_000);
+  let delay = 10;
+  let lastSpawn = 0;
+  for (;;) {
+    const conn = await tryConnect(c, opts.kind);
+    if (conn) return conn;
+    if (opts.signal?.aborted) throw new GatewayError("PRIMARY_UNREACHABLE", "gave up reaching the primary");
+    // Spawn again only if the last one had time to take the lock and still no one holds it.
+    if (opts.spawn && Date.now() - lastSpawn > 2000 && !(await isLockHeld(c.lock))) {
+      spawnPrimary();
+      lastSpawn = Date.now();
+    }
+    if (Date.now() + delay > deadline) {
+      throw new GatewayError(
+        "PRIMARY_UNREACHABLE",
+        `no gateway primary answered on ${c.endpoint.display} within ${Math.round((opts.deadlineMs ?? 10_000) / 1000)} s; see ${c.paths.logFile}`,
+      );
+    }
+    await sleep(delay);
+    // A primary is usually listening ~150 ms after spawn: poll finely rather than sleep past it.
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+/** Sends one control request to the running primary and returns its answer, or null if none answers. */
+export async function controlRequest<T>(c: Coordinates, op: string, timeoutMs = 2000): Promise<T | null> {
+  const conn = await tryConnect(c, "control", timeoutMs);
+  if (!conn) return null;
+  const { socket } = conn;
+  return new Promise<T | null>((resolve) => {
+    let buf = "";
+    const done = (value: T | null) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const timer = setTimeout(() => done(null), timeoutMs);
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf("\n");
+      if (nl === -1) return;
+      try {
+        done(JSON.parse(buf.slice(0, nl)) as T);
+      } catch {
+        done(null);
+      }
+    });
+    socket.once("close", () => done(null));
+    socket.once("error", () => done(null));
+    socket.write(JSON.stringify({ op }) + "\n");
+    socket.resume();
+  });
+}

@@ -1,0 +1,83 @@
+import { readFileSync, unlinkSync } from "node:fs";
+import { writeFileAtomic, refuseNonRegular } from "./atomicWrite.js";
+
+/** What gateway.json records about the running primary. Information only: the lock is the proof. */
+export interface InstanceInfo {
+  pid: number;
+  gateway_name: string;
+  version: string;
+  started_at: string;
+  instance_id: string;
+  host: string;
+  endpoint: string;
+  /** The process's start time as the OS reports it, so a reused pid can be told apart. */
+  process_start_time: string | null;
+  executable: string;
+  config_path: string;
+  log_path: string;
+  state_dir: string;
+}
+
+/** The result of reading gateway.json: its content, or why there is none to trust. */
+export type InstanceRead =
+  | { kind: "ok"; info: InstanceInfo }
+  | { kind: "missing" }
+  | { kind: "invalid"; reason: string };
+
+/** Writes gateway.json atomically with mode 0600. */
+export function writeInstance(path: string, info: InstanceInfo): void {
+  writeFileAtomic(path, JSON.stringify(info, null, 2) + "\n", 0o600);
+}
+
+/** Reads gateway.json without trusting it: empty, half-written or foreign content is "invalid". */
+export function readInstance(path: string): InstanceRead {
+  let text: string;
+  try {
+    refuseNonRegular(path);
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return { kind: "missing" };
+    return { kind: "invalid", reason: (err as Error).message };
+  }
+  if (!text.trim()) return { kind: "invalid", reason: "empty file" };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { kind: "invalid", reason: "not valid JSON (garbage or half-written)" };
+  }
+  const v = value as Partial<InstanceInfo> | null;
+  if (!v || typeof v !== "object" || typeof v.pid !== "number" || typeof v.instance_id !== "string") {
+    return { kind: "invalid", reason: "not a gateway instance record" };
+  }
+  return { kind: "ok", info: v as InstanceInfo };
+}
+
+/** Removes gateway.json, never following a link; `onlyIf` restricts removal to one instance's record. */
+export function removeInstance(path: string, onlyIf?: string): boolean {
+  if (onlyIf !== undefined) {
+    const current = readInstance(path);
+    if (current.kind !== "ok" || current.info.instance_id !== onlyIf) return false;
+  }
+  try {
+    refuseNonRegular(path);
+    unlinkSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The OS's start time of a process (Linux: clock ticks since boot from /proc), or null where unknown. */
+export function processStartTime(pid: number): string | null {
+  if (process.platform !== "linux") return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22, counted after the parenthesised command name, which may itself contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,73 @@
+import { existsSync } from "node:fs";
+import { controlRequest, type Coordinates } from "./client.js";
+import { readToken, removeToken } from "./handshake.js";
+import { readInstance, removeInstance, type InstanceInfo } from "./instanceFile.js";
+import { acquireLock, isLockHeld } from "./lock.js";
+
+/** One downstream server's health as the primary reports it. */
+export interface DownstreamStatus {
+  name: string;
+  state: string;
+  pid: number | null;
+  tools: number;
+  restarts: number;
+  last_error: string | null;
+}
+
+/** What a running primary says about itself over the control channel. */
+export interface PrimaryStatus extends InstanceInfo {
+  uptime_s: number;
+  sessions: number;
+  tools: string[];
+  downstream: DownstreamStatus[];
+}
+
+/** The three answers to "does a gateway run here?", each with what the CLI shows. */
+export type GatewayStatus =
+  | { state: "running"; status: PrimaryStatus }
+  | { state: "not-running"; stale: string[] }
+  | { state: "unresponsive"; instance: InstanceInfo | null };
+
+/**
+ * Asks the primary for its status. The lock, not the pid, decides: a recorded instance counts only if the
+ * lock is held and its endpoint answers; leftovers of a dead primary are removed while holding the lock.
+ */
+export async function queryStatus(c: Coordinates): Promise<GatewayStatus> {
+  const status = await controlRequest<PrimaryStatus>(c, "status");
+  if (status) return { state: "running", status };
+  if (await isLockHeld(c.lock)) {
+    // Held but silent: maybe still starting. One more try before calling it unresponsive.
+    const retry = await controlRequest<PrimaryStatus>(c, "status", 3000);
+    if (retry) return { state: "running", status: retry };
+    const read = readInstance(c.paths.instanceFile);
+    return { state: "unresponsive", instance: read.kind === "ok" ? read.info : null };
+  }
+  return { state: "not-running", stale: await cleanStale(c) };
+}
+
+/** Removes a dead primary's files, only while holding the lock so a starting primary's files are safe. */
+export async function cleanStale(c: Coordinates): Promise<string[]> {
+  if (!existsSync(c.paths.stateDir)) return [];
+  const lock = await acquireLock(c.lock);
+  if (!lock) return [];
+  const removed: string[] = [];
+  try {
+    const read = readInstance(c.paths.instanceFile);
+    if (read.kind !== "missing") {
+      const what =
+        read.kind === "ok"
+          ? `stale gateway.json naming pid ${read.info.pid} (the lock was free, so that process is not the gateway)`
+          : `unusable gateway.json (${read.reason})`;
+      if (removeInstance(c.paths.instanceFile)) removed.push(`removed ${what}`);
+      else removed.push(`found ${what} but could not remove ${c.paths.instanceFile}: remove it by hand`);
+    }
+    const token = readToken(c.paths.tokenFile);
+    if (token) {
+      removeToken(c.paths.tokenFile, token);
+      removed.push("removed a stale gateway.token");
+    }
+  } finally {
+    await lock.release();
+  }
+  return removed;
+}

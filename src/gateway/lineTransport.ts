@@ -1,0 +1,120 @@
+import type { Readable, Writable } from "node:stream";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { LineSplitter, MAX_LINE_BYTES } from "./lines.js";
+
+/** JSON-RPC error codes this transport answers with before a message reaches the server. */
+const PARSE_ERROR = -32700;
+const INVALID_REQUEST = -32600;
+
+/** Queued output beyond this means the peer stopped reading: the session is dropped. */
+export const MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+
+export interface LineTransportOptions {
+  input: Readable;
+  output: Writable;
+  /** Ends `output` on close (a socket); leave false for process stdout. */
+  endOutput?: boolean;
+  maxLineBytes?: number;
+  maxQueueBytes?: number;
+  /** Told why a session was dropped or a frame refused; never stdout. */
+  onWarning?: (message: string) => void;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Newline-delimited JSON-RPC over a pair of streams: the transport of every channel a gateway serves
+ * (an endpoint session, stdio in --standalone). Bad frames are answered per JSON-RPC, never thrown.
+ */
+export class LineTransport implements Transport {
+  onmessage?: Transport["onmessage"];
+  onclose?: Transport["onclose"];
+  onerror?: Transport["onerror"];
+  sessionId?: string;
+
+  private closed = false;
+  private readonly splitter: LineSplitter;
+  private readonly onData = (chunk: Buffer) => this.splitter.push(chunk);
+  private readonly onEnd = () => void this.close();
+  private readonly onStreamError = (err: Error) => {
+    this.onerror?.(err);
+    void this.close();
+  };
+
+  constructor(private readonly opts: LineTransportOptions) {
+    this.splitter = new LineSplitter(
+      (line) => this.receive(line),
+      () => this.reject(null, PARSE_ERROR, `Parse error: frame exceeds ${opts.maxLineBytes ?? MAX_LINE_BYTES} bytes`),
+      opts.maxLineBytes ?? MAX_LINE_BYTES,
+    );
+  }
+
+  async start(): Promise<void> {
+    const { input, output } = this.opts;
+    input.on("data", this.onData);
+    input.once("end", this.onEnd);
+    input.once("close", this.onEnd);
+    input.on("error", this.onStreamError);
+    output.on("error", this.onStreamError);
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    this.write(message);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const { input, output } = this.opts;
+    input.off("data", this.onData);
+    input.off("end", this.onEnd);
+    input.off("close", this.onEnd);
+    if (this.opts.endOutput) output.end();
+    this.onclose?.();
+  }
+
+  /** True once closed by either side. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  private write(message: unknown): void {
+    if (this.closed) return;
+    const { output } = this.opts;
+    output.write(JSON.stringify(message) + "\n");
+    if (output.writableLength > (this.opts.maxQueueBytes ?? MAX_QUEUE_BYTES)) {
+      this.opts.onWarning?.(`peer stopped reading (${output.writableLength} bytes queued): session dropped`);
+      void this.close();
+      if (this.opts.endOutput) output.destroy();
+    }
+  }
+
+  private reject(id: string | number | null, code: number, message: string): void {
+    this.opts.onWarning?.(message);
+    this.write({ jsonrpc: "2.0", id, error: { code, message } });
+  }
+
+  private receive(line: Buffer): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(utf8.decode(line));
+    } catch (err) {
+      const why = err instanceof SyntaxError ? err.message : "invalid UTF-8";
+      return this.reject(null, PARSE_ERROR, `Parse error: ${why}`);
+    }
+    if (Array.isArray(value)) return this.reject(null, INVALID_REQUEST, "Invalid Request: JSON-RPC batches are not supported by MCP");
+    const parsed = JSONRPCMessageSchema.safeParse(value);
+    if (!parsed.success) {
+      // JSON-RPC 2.0 §5: answer with the request's id when one can be read, else with null.
+      return this.reject(requestId(value), INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message");
+    }
+    this.onmessage?.(parsed.data);
+  }
+}
+
+function requestId(value: unknown): string | number | null {
+  if (typeof value !== "object" || value === null || !("id" in value)) return null;
+  const id = (value as { id: unknown }).id;
+  return typeof id === "string" || typeof id === "number" ? id : null;
+}

@@ -1,0 +1,61 @@
+/** The largest frame accepted on any channel; a longer line is answered with an error and discarded. */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+const NEWLINE = 0x0a;
+
+/**
+ * Splits a byte stream into newline-terminated frames without decoding it. Lines over `maxBytes` are not
+ * buffered: their bytes are dropped as they arrive and `onOversize` is called once per such line.
+ */
+export class LineSplitter {
+  private parts: Buffer[] = [];
+  private size = 0;
+  private discarding = false;
+
+  constructor(
+    private readonly onLine: (line: Buffer) => void,
+    private readonly onOversize: () => void = () => {},
+    private readonly maxBytes = MAX_LINE_BYTES,
+  ) {}
+
+  /** Feeds a chunk; calls onLine for every complete line in it. */
+  push(chunk: Buffer): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (!this.discarding) {
+        this.size += end - start;
+        if (this.size > this.maxBytes) {
+          this.discarding = true;
+          this.parts = [];
+          this.onOversize();
+        } else if (end > start) {
+          this.parts.push(chunk.subarray(start, end));
+        }
+      }
+      if (nl === -1) return;
+      if (!this.discarding) this.emit();
+      this.reset();
+      start = nl + 1;
+    }
+  }
+
+  /** Bytes of an unterminated line held so far. */
+  get pending(): number {
+    return this.size;
+  }
+
+  private emit(): void {
+    const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    let len = line.length;
+    if (len > 0 && line[len - 1] === 0x0d) len--; // tolerate CRLF from Windows clients
+    if (len > 0) this.onLine(line.subarray(0, len));
+  }
+
+  private reset(): void {
+    this.parts = [];
+    this.size = 0;
+    this.discarding = false;
+  }
+}

@@ -1,0 +1,182 @@
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Server as NetServer, Socket } from "node:net";
+import { GatewayError, describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { GATEWAY_NAME, VERSION } from "../version.js";
+import { coordinatesFor } from "../coordination/client.js";
+import { listenEndpoint, removeSocketFile } from "../coordination/endpoint.js";
+import { acceptHello, newToken, removeToken, writeToken } from "../coordination/handshake.js";
+import { processStartTime, removeInstance, writeInstance, type InstanceInfo } from "../coordination/instanceFile.js";
+import { acquireLock } from "../coordination/lock.js";
+import type { StatePaths } from "../coordination/paths.js";
+import { ensureStateDir } from "../coordination/stateDir.js";
+import type { PrimaryStatus } from "../coordination/status.js";
+import { LineTransport } from "./lineTransport.js";
+import { openSession } from "./session.js";
+import { createRegistry } from "./runtime.js";
+
+const log = logger("primary");
+
+/** How the primary runs. */
+export interface PrimaryOptions {
+  paths: StatePaths;
+  /** Exit this long after the last session ends (and after start, if none comes). */
+  lingerMs: number;
+}
+
+/** Why the primary stopped. */
+export interface PrimaryOutcome {
+  reason: string;
+  fatal: boolean;
+}
+
+/**
+ * Runs the one primary of a state dir: lock, instance file, endpoint, registry, sessions; resolves after a
+ * clean shutdown (signal, `stop`, idle linger). Throws LOCK_HELD when another primary holds the lock.
+ */
+export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> {
+  const { paths } = opts;
+  ensureStateDir(paths);
+  const coords = coordinatesFor(paths);
+  const lock = await acquireLock(coords.lock);
+  if (!lock) throw new GatewayError("LOCK_HELD", `another primary holds ${coords.lock.display}`);
+  try {
+    lock.notePid(paths.lockFile);
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
+
+  const token = newToken();
+  const instance: InstanceInfo = {
+    pid: process.pid,
+    gateway_name: GATEWAY_NAME,
+    version: VERSION,
+    started_at: new Date().toISOString(),
+    instance_id: randomUUID(),
+    host: hostname(),
+    endpoint: coords.endpoint.display,
+    process_start_time: processStartTime(process.pid),
+    executable: process.execPath,
+    config_path: paths.configFile,
+    log_path: paths.logFile,
+    state_dir: paths.stateDir,
+  };
+  const sessions = new Set<LineTransport>();
+  const registry = createRegistry("primary", paths, () => sessions.size);
+  let server: NetServer | undefined;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let stopping: Promise<void> | undefined;
+  let resolveDone!: (outcome: PrimaryOutcome) => void;
+  const done = new Promise<PrimaryOutcome>((r) => (resolveDone = r));
+
+  const armLinger = () => {
+    clearTimeout(lingerTimer);
+    if (sessions.size === 0) {
+      lingerTimer = setTimeout(() => void shutdown(`idle for ${opts.lingerMs} ms with no session`), opts.lingerMs);
+    }
+  };
+
+  const status = (): PrimaryStatus => ({
+    ...instance,
+    uptime_s: Math.round(process.uptime()),
+    sessions: sessions.size,
+    tools: registry.names(),
+    downstream: [],
+  });
+
+  const serveSession = async (socket: Socket) => {
+    const transport = new LineTransport({
+      input: socket,
+      output: socket,
+      endOutput: true,
+      onWarning: (m) => log.warn(`session: ${m}`),
+    });
+    sessions.add(transport);
+    clearTimeout(lingerTimer);
+    transport.onclose = () => {
+      sessions.delete(transport);
+      log.info(`session closed (${sessions.size} left)`);
+      if (!stopping) armLinger();
+    };
+    socket.on("close", () => void transport.close());
+    await openSession(registry, transport);
+    socket.resume();
+    log.info(`session opened (${sessions.size} connected)`);
+  };
+
+  const serveControl = (socket: Socket) => {
+    socket.setEncoding("utf8");
+    let buf = "";
+    socket.on("data", (chunk: string) => {
+      buf += chunk;
+      const nl = buf.indexOf("\n");
+      if (nl === -1) {
+        if (buf.length > 4096) socket.destroy();
+        return;
+      }
+      let op: unknown;
+      try {
+        op = (JSON.parse(buf.slice(0, nl)) as { op?: unknown }).op;
+      } catch {
+        op = undefined;
+      }
+      if (op === "status") socket.end(JSON.stringify(status()) + "\n");
+      else if (op === "stop") {
+        socket.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
+        void shutdown("stop requested");
+      } else socket.end(JSON.stringify({ ok: false, error: `unknown op ${String(op)}` }) + "\n");
+    });
+    socket.resume();
+  };
+
+  const onConnection = (socket: Socket) => {
+    socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
+    acceptHello(socket, token, { ok: true, pid: process.pid, instance_id: instance.instance_id })
+      .then((kind) => (kind === "session" ? serveSession(socket) : serveControl(socket)))
+      .catch((err) => log.warn(`refused a connection: ${describeError(err)}`));
+  };
+
+  const shutdown = (why: string, fatal = false): Promise<void> => {
+    stopping ??= (async () => {
+      log.info(`shutting down: ${why}`);
+      clearTimeout(lingerTimer);
+      server?.close();
+      for (const t of sessions) await t.close();
+      removeInstance(paths.instanceFile, instance.instance_id);
+      removeToken(paths.tokenFile, token);
+      if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);
+      await lock.release();
+      log.info("stopped");
+      resolveDone({ reason: why, fatal });
+    })();
+    return stopping;
+  };
+
+  const onSignal = (sig: NodeJS.Signals) => void shutdown(`received ${sig}`);
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const s of signals) process.on(s, onSignal);
+  const onFatal = (err: unknown) => {
+    log.error(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    void shutdown("fatal error", true);
+  };
+  process.on("uncaughtException", onFatal);
+  process.on("unhandledRejection", onFatal);
+
+  try {
+    writeToken(paths.tokenFile, token);
+    writeInstance(paths.instanceFile, instance);
+    server = await listenEndpoint(coords.endpoint, onConnection);
+  } catch (err) {
+    await shutdown(`start failed: ${describeError(err)}`);
+    throw err;
+  }
+  log.info(`primary ${VERSION} listening on ${coords.endpoint.display} (lock: ${coords.lock.display})`);
+  armLinger();
+  const outcome = await done;
+  for (const s of signals) process.off(s, onSignal);
+  process.off("uncaughtException", onFatal);
+  process.off("unhandledRejection", onFatal);
+  return outcome;
+}
