@@ -30,7 +30,7 @@ describe("command line", () => {
     const r = run(install, tempHome(), ["--help"]);
     assert.equal(r.status, 0);
     assert.equal(r.stderr, "");
-    assert.match(r.stdout, /^claude-mpm-gateway\n\nUsage:\n  \$ claude-mpm-gateway \[\.\.\.args\]/);
+    assert.match(r.stdout, /^claude-mpm-gateway\n\nUsage:\n {2}\$ claude-mpm-gateway \[\.\.\.args\]/);
     for (const cmd of ["status", "tools", "test <tool> [json-args]", "stop", "restart", "--standalone"]) assert.ok(r.stdout.includes(cmd), cmd);
     assert.match(r.stdout, /3 {2}status\/stop: no gateway running/);
   });

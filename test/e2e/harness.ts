@@ -133,7 +133,7 @@ export async function expectNoProcessLeft(bin: string, timeoutMs = 10_000): Prom
   } catch (err) {
     const left = processesOf(bin);
     killAll(bin);
-    throw new Error(`${(err as Error).message}: left ${JSON.stringify(left)}`);
+    throw new Error(`${(err as Error).message}: left ${JSON.stringify(left)}`, { cause: err });
   }
 }
 
