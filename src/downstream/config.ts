@@ -1,0 +1,119 @@
+import { readFileSync } from "node:fs";
+import * as z from "zod";
+import { GatewayError } from "../errors.js";
+
+/** A downstream server run as a child process speaking MCP on its stdio. */
+export interface StdioServerConfig {
+  type: "stdio";
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  disabled: boolean;
+}
+
+/** A remote downstream server reached over Streamable HTTP. */
+export interface HttpServerConfig {
+  type: "http";
+  url: string;
+  headers: Record<string, string>;
+  disabled: boolean;
+}
+
+export type ServerConfig = StdioServerConfig | HttpServerConfig;
+
+/** The gateway's config.json, in Claude Desktop's `mcpServers` shape. */
+export interface GatewayConfig {
+  mcpServers: Record<string, ServerConfig>;
+}
+
+
+const stringMap = z.record(z.string(), z.string());
+const stdioSchema = z
+  .object({
+    type: z.literal("stdio").optional(),
+    command: z.string().min(1, "must be a non-empty string"),
+    args: z.array(z.string()).optional(),
+    env: stringMap.optional(),
+    cwd: z.string().min(1).optional(),
+    disabled: z.boolean().optional(),
+  })
+  .passthrough();
+const httpSchema = z
+  .object({
+    type: z.enum(["http", "streamable-http", "streamableHttp"]).optional(),
+    url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    headers: stringMap.optional(),
+    disabled: z.boolean().optional(),
+  })
+  .passthrough();
+const fileSchema = z
+  .object({
+    mcpServers: z.record(z.string(), z.unknown()).optional(),
+  })
+  .passthrough();
+
+function jsonPath(path: PropertyKey[]): string {
+  return "$" + path.map((p) => (typeof p === "number" ? `[${p}]` : /^[A-Za-z_$][\w$]*$/.test(String(p)) ? `.${String(p)}` : `[${JSON.stringify(String(p))}]`)).join("");
+}
+
+function invalid(file: string, path: PropertyKey[], problem: string): GatewayError {
+  return new GatewayError("CONFIG_INVALID", `${file}: ${jsonPath(path)}: ${problem}`);
+}
+
+/** Validates parsed JSON as a gateway config; errors name the file, the JSON path and the problem. */
+export function parseConfig(value: unknown, file: string): GatewayConfig {
+  const top = fileSchema.safeParse(value);
+  if (!top.success) throw invalid(file, top.error.issues[0]?.path ?? [], "must be an object with an \"mcpServers\" object");
+  const servers: Record<string, ServerConfig> = {};
+  for (const [name, raw] of Object.entries(top.data.mcpServers ?? {})) {
+    const at = ["mcpServers", name];
+    // Any name a client accepts is kept (imports must not fail); the namespace makes it a valid tool prefix.
+    if (!name.trim()) throw invalid(file, at, "a server name must not be empty");
+    if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw invalid(file, at, "must be an object");
+    const isHttp = "url" in raw;
+    if (isHttp && "command" in raw) throw invalid(file, at, "has both \"command\" and \"url\": a server is either local (command) or remote (url)");
+    if (!isHttp && !("command" in raw)) throw invalid(file, at, "needs a \"command\" (local server) or a \"url\" (remote server)");
+    if (isHttp) {
+      const r = httpSchema.safeParse(raw);
+      if (!r.success) throw invalid(file, [...at, ...(r.error.issues[0]?.path ?? [])], r.error.issues[0]?.message ?? "invalid");
+      servers[name] = { type: "http", url: r.data.url, headers: r.data.headers ?? {}, disabled: r.data.disabled ?? false };
+    } else {
+      const r = stdioSchema.safeParse(raw);
+      if (!r.success) throw invalid(file, [...at, ...(r.error.issues[0]?.path ?? [])], r.error.issues[0]?.message ?? "invalid");
+      servers[name] = {
+        type: "stdio",
+        command: r.data.command,
+        args: r.data.args ?? [],
+        env: r.data.env ?? {},
+        ...(r.data.cwd ? { cwd: r.data.cwd } : {}),
+        disabled: r.data.disabled ?? false,
+      };
+    }
+  }
+  return { mcpServers: servers };
+}
+
+/** Reads and validates config.json; a missing file means no downstream servers. */
+export function loadConfig(file: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { mcpServers: {} };
+    throw new GatewayError("CONFIG_INVALID", `${file}: cannot be read (${(err as Error).message})`, { cause: err });
+  }
+  if (!text.trim()) return { mcpServers: {} };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new GatewayError("CONFIG_INVALID", `${file}: not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  return parseConfig(value, file);
+}
+
+/** True when two server configs would run the same thing (a hot reload leaves such a server alone). */
+export function sameServer(a: ServerConfig, b: ServerConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
