@@ -25,6 +25,7 @@ export interface BridgeOptions {
 interface Peek {
   id?: Id;
   method?: string;
+  params?: { requestId?: unknown };
 }
 
 function peek(line: Buffer): Peek | undefined {
@@ -94,8 +95,12 @@ export class Bridge {
     const up = this.upstream!;
     if (info?.method && isId(info.id)) this.pending.add(info.id);
     if (info?.method === "initialize") this.initialized = true;
+    // MCP: a cancelled request gets no response, and the client has forgotten its id; an error for it
+    // after a lost primary would be a response to an unknown id.
+    if (info?.method === "notifications/cancelled" && isId(info.params?.requestId)) this.pending.delete(info.params.requestId);
     up.write(line);
-    if (!up.write(NL)) {
+    // Already paused: the drain listener is set, and one per line of a chunk would leak listeners.
+    if (!up.write(NL) && !this.opts.input.isPaused()) {
       this.opts.input.pause();
       up.once("drain", () => this.opts.input.resume());
     }
