@@ -4,6 +4,7 @@ import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { configureLogging, LOG_LEVELS, parseLogLevel } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { EXIT, exitCodeFor } from "./exitCodes.js";
+import { installCommand, type InstallOptions } from "./install.js";
 import { serveBridge, servePrimary, serveStandalone } from "./serve.js";
 import { restartCommand, statusCommand, stopCommand } from "./status.js";
 import { testCommand, toolsCommand } from "./tools.js";
@@ -73,6 +74,18 @@ export async function runCli(argv: string[]): Promise<number> {
   cli
     .command("restart", "Replace the running gateway; connected clients keep their sessions")
     .action((o: GlobalOptions) => set(restartCommand(paths(o))));
+
+  for (const [mode, what] of [
+    ["install", "Add the gateway to MCP clients' configs (default: every client found here)"],
+    ["uninstall", "Remove the gateway from MCP clients' configs"],
+  ] as const) {
+    cli
+      .command(mode, what)
+      .option("--client <client>", "claude-desktop|claude-code|cursor|all (comma-separated or repeated)")
+      .option("--name <name>", `The server's name in the client's config (default ${GATEWAY_NAME})`)
+      .option("--dry-run", "Show the change, write nothing")
+      .action((o: GlobalOptions & InstallOptions) => set(installCommand(mode, o)));
+  }
 
   cli.help((sections) => {
     sections.push({ body: EXIT_HELP });

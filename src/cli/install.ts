@@ -1,0 +1,97 @@
+import { homedir } from "node:os";
+import { CLIENT_NAMES, clientConfigLocation, currentHost, selectClients, type ClientId, type HostContext } from "../clients/clientConfigs.js";
+import { describeEdit, planInstall, planUninstall, type Edit, type ServerEntry } from "../clients/configEdit.js";
+import { ConcurrentChangeError, readConfigFile, writeConfigFile } from "../clients/configFile.js";
+import { selfCommand } from "../coordination/spawnPrimary.js";
+import { describeError, GatewayError, isGatewayError } from "../errors.js";
+import { GATEWAY_NAME } from "../version.js";
+import { EXIT } from "./exitCodes.js";
+
+/** The flags `install` and `uninstall` share. */
+export interface InstallOptions {
+  client?: string | string[];
+  name?: string;
+  dryRun?: boolean;
+}
+
+/** What the commands need from the outside world; tests pass their own. */
+export interface InstallDeps {
+  host: HostContext;
+  /** How a client should launch this gateway. */
+  command: { command: string; args: string[] };
+  out: (line: string) => void;
+  now: () => Date;
+}
+
+const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
+// A client that saves its own config between our read and our write wins; we re-plan on its new content.
+const ATTEMPTS = 3;
+
+function defaultDeps(): InstallDeps {
+  return { host: currentHost(homedir()), command: selfCommand(), out: (l) => process.stdout.write(`${l}\n`), now: () => new Date() };
+}
+
+/** The entry for one client: Claude Code's own `claude mcp add` also records the transport type. */
+export function serverEntry(client: ClientId, launch: { command: string; args: string[] }): ServerEntry {
+  const base: ServerEntry = launch.args.length ? { command: launch.command, args: [...launch.args] } : { command: launch.command };
+  return client === "claude-code" ? { type: "stdio", ...base } : base;
+}
+
+const VERB: Record<Edit["action"], [done: string, planned: string, preposition: string]> = {
+  add: ["added", "would add", "to"],
+  update: ["updated", "would update", "in"],
+  remove: ["removed", "would remove", "from"],
+  unchanged: ["already installed", "already installed", "in"],
+  absent: ["not installed", "not installed", "in"],
+};
+
+/** Applies one client's edit (or shows it, with --dry-run); returns true when the file was changed. */
+function applyToClient(mode: "install" | "uninstall", client: ClientId, name: string, opts: InstallOptions, deps: InstallDeps): boolean {
+  const { file } = clientConfigLocation(client, deps.host);
+  for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+    const snapshot = readConfigFile(file);
+    const edit =
+      mode === "install" ? planInstall(file, snapshot.text, name, serverEntry(client, deps.command)) : planUninstall(file, snapshot.text, name);
+    const [done, planned, prep] = VERB[edit.action];
+    if (edit.action === "unchanged" || edit.action === "absent") {
+      deps.out(`${client}: ${name} ${done} ${prep} ${file}`);
+      return false;
+    }
+    if (opts.dryRun) {
+      deps.out(`${client}: ${planned} ${name} ${prep} ${file}${snapshot.text === undefined ? " (new file)" : ""}`);
+      describeEdit(name, edit).forEach((l) => deps.out(l));
+      return false;
+    }
+    try {
+      const saved = writeConfigFile(snapshot, edit.text, deps.now());
+      deps.out(`${client}: ${done} ${name} ${prep} ${file} (${saved ? `backup: ${saved}` : "new file"})`);
+      return true;
+    } catch (err) {
+      if (!(err instanceof ConcurrentChangeError)) throw err;
+    }
+  }
+  throw new GatewayError("CLIENT_CONFIG", `${file} kept changing while it was being edited; quit ${CLIENT_NAMES[client]} and retry`);
+}
+
+/**
+ * `install` / `uninstall`: adds or removes the gateway's entry in each chosen client's config. Every client
+ * is attempted; a malformed config is reported (CLIENT_CONFIG, exit 1) and left untouched.
+ */
+export async function installCommand(mode: "install" | "uninstall", opts: InstallOptions, deps: InstallDeps = defaultDeps()): Promise<number> {
+  const name = opts.name === undefined ? GATEWAY_NAME : String(opts.name);
+  if (!NAME_PATTERN.test(name)) throw new GatewayError("USAGE", `--name must match ${NAME_PATTERN.source}`);
+  const clients = selectClients(opts.client, deps.host);
+  const failures: GatewayError[] = [];
+  const changed: ClientId[] = [];
+  for (const client of clients) {
+    try {
+      if (applyToClient(mode, client, name, opts, deps)) changed.push(client);
+    } catch (err) {
+      failures.push(isGatewayError(err) ? err : new GatewayError("CLIENT_CONFIG", `${client}: ${describeError(err)}`, { cause: err }));
+    }
+  }
+  if (changed.length) deps.out(`Restart ${changed.map((c) => CLIENT_NAMES[c]).join(", ")} to pick up the change.`);
+  if (failures.length === 1) throw failures[0]!;
+  if (failures.length > 1) throw new GatewayError("CLIENT_CONFIG", failures.map((f) => f.message).join("\n  "));
+  return EXIT.OK;
+}
