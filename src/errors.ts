@@ -11,7 +11,8 @@ export type ErrorCode =
   | "TOOL_NOT_FOUND"
   | "TOOL_FAILED"
   | "UNSUPPORTED_PLATFORM"
-  | "CLIENT_CONFIG";
+  | "CLIENT_CONFIG"
+  | "DOWNSTREAM_FAILED";
 
 /** The one error class for the gateway's own failures. */
 export class GatewayError extends Error {

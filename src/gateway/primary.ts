@@ -14,7 +14,7 @@ import { ensureStateDir } from "../coordination/stateDir.js";
 import type { PrimaryStatus } from "../coordination/status.js";
 import { LineTransport } from "./lineTransport.js";
 import { openSession } from "./session.js";
-import { createRegistry } from "./runtime.js";
+import { createDownstream, createRegistry } from "./runtime.js";
 
 const log = logger("primary");
 
@@ -65,6 +65,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   };
   const sessions = new Set<LineTransport>();
   const registry = createRegistry("primary", paths, () => sessions.size);
+  const downstream = createDownstream(paths, registry);
   let server: NetServer | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -83,7 +84,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     uptime_s: Math.round(process.uptime()),
     sessions: sessions.size,
     tools: registry.names(),
-    downstream: [],
+    downstream: downstream.status(),
   });
 
   const serveSession = async (socket: Socket) => {
@@ -101,7 +102,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       if (!stopping) armLinger();
     };
     socket.on("close", () => void transport.close());
-    await openSession(registry, transport);
+    await openSession(registry, transport, downstream);
     socket.resume();
     log.info(`session opened (${sessions.size} connected)`);
   };
@@ -144,6 +145,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       clearTimeout(lingerTimer);
       server?.close();
       for (const t of sessions) await t.close();
+      await downstream.stop();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
       if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);
@@ -173,6 +175,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     throw err;
   }
   log.info(`primary ${VERSION} listening on ${coords.endpoint.display} (lock: ${coords.lock.display})`);
+  // Clients are served from now on; downstream tools join with tools/list_changed as their servers come up.
+  downstream.start();
   armLinger();
   const outcome = await done;
   for (const s of signals) process.off(s, onSignal);

@@ -5,6 +5,8 @@ import { Registry } from "../tools/registry.js";
 import type { GatewayState } from "../tools/types.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { VERSION } from "../version.js";
+import { DownstreamManager } from "../downstream/manager.js";
+import { DEFAULT_TIMING } from "../downstream/downstream.js";
 
 export { runStandalone } from "./standalone.js";
 export { runPrimary } from "./primary.js";
@@ -23,4 +25,16 @@ export function createRegistry(mode: GatewayState["mode"], paths: StatePaths, se
   };
   const registry = new Registry(builtinTools, state);
   return registry;
+}
+
+/**
+ * The downstream servers of `paths.configFile`, plugged into the registry as a tool provider; call `start()`
+ * once the process serves clients. CLAUDE_MPM_GATEWAY_PING_MS shortens the health-check interval (tests).
+ */
+export function createDownstream(paths: StatePaths, registry: Registry): DownstreamManager {
+  const ping = Number(process.env.CLAUDE_MPM_GATEWAY_PING_MS?.trim() || NaN);
+  const timing = Number.isFinite(ping) && ping > 0 ? { ...DEFAULT_TIMING, pingIntervalMs: ping, pingTimeoutMs: Math.min(ping, DEFAULT_TIMING.pingTimeoutMs) } : DEFAULT_TIMING;
+  const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing });
+  registry.addProvider(manager);
+  return manager;
 }

@@ -2,6 +2,8 @@ import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { Registry } from "../tools/registry.js";
+import type { DownstreamManager } from "../downstream/manager.js";
+import { linkSession } from "../downstream/sessionLink.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { logger } from "../log.js";
 
@@ -11,16 +13,27 @@ const INSTRUCTIONS =
   "claude-mpm-gateway: built-in tools (echo, calculator, system_info, health_check, document_summarizer) " +
   "and the user's downstream MCP servers, whose tools are named <server>__<tool>.";
 
-/** One client's MCP session, served from the shared registry. */
-export async function openSession(registry: Registry, transport: Transport): Promise<Server> {
+/** One client's MCP session, served from the shared registry and the downstream servers. */
+export async function openSession(registry: Registry, transport: Transport, downstream?: DownstreamManager): Promise<Server> {
   const server = new Server(
     { name: GATEWAY_NAME, version: VERSION, title: "Claude MPM Gateway" },
-    { capabilities: { tools: { listChanged: true }, logging: {} }, instructions: INSTRUCTIONS },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        resources: { subscribe: true, listChanged: true },
+        prompts: { listChanged: true },
+        completions: {},
+        logging: {},
+      },
+      instructions: INSTRUCTIONS,
+    },
   );
+  const link = linkSession(server, downstream);
   server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: registry.list() }));
   server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
-    registry.call(req.params.name, req.params.arguments, extra.signal),
+    registry.call(req.params.name, req.params.arguments, extra.signal, link.origin(extra)),
   );
+  server.onclose = () => link.close();
   server.onerror = (err) => log.debug(`protocol: ${err.message}`);
   await server.connect(transport);
   return server;

@@ -3,7 +3,7 @@ import type { StatePaths } from "../coordination/paths.js";
 import { logger } from "../log.js";
 import { LineTransport } from "./lineTransport.js";
 import { openSession } from "./session.js";
-import { createRegistry } from "./runtime.js";
+import { createDownstream, createRegistry } from "./runtime.js";
 
 const log = logger("standalone");
 
@@ -14,6 +14,7 @@ export async function runStandalone(
 ): Promise<void> {
   let sessions = 1;
   const registry = createRegistry("standalone", paths, () => sessions);
+  const downstream = createDownstream(paths, registry);
   const transport = new LineTransport({ ...io, onWarning: (m) => log.warn(m) });
   const ended = new Promise<void>((resolve) => {
     transport.onclose = () => {
@@ -21,8 +22,10 @@ export async function runStandalone(
       resolve();
     };
   });
-  const server = await openSession(registry, transport);
+  const server = await openSession(registry, transport, downstream);
+  downstream.start();
   log.info("serving MCP on stdio (standalone)");
   await ended;
   await server.close();
+  await downstream.stop();
 }

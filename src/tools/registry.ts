@@ -1,6 +1,6 @@
 import * as z from "zod";
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
-import type { BuiltinTool, GatewayState, ToolContext } from "./types.js";
+import type { BuiltinTool, CallOrigin, GatewayState, ToolContext } from "./types.js";
 import { errorResult } from "./types.js";
 import { describeError } from "../errors.js";
 
@@ -70,8 +70,8 @@ export class Registry {
   }
 
   /** Calls a tool; unknown names, bad arguments and thrown errors all come back as `isError` results. */
-  async call(name: string, args: Record<string, unknown> | undefined, signal: AbortSignal): Promise<CallToolResult> {
-    const ctx: ToolContext = { gateway: this.gateway, signal };
+  async call(name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, origin?: CallOrigin): Promise<CallToolResult> {
+    const ctx: ToolContext = { gateway: this.gateway, signal, ...(origin ? { origin } : {}) };
     const builtin = this.builtins.get(name);
     if (!builtin) {
       for (const p of this.providers) {

@@ -1,5 +1,5 @@
 import type * as z from "zod";
-import type { CallToolResult, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ClientCapabilities, Result, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
 
 /** What a built-in tool may learn about the gateway that runs it. */
 export interface GatewayState {
@@ -13,10 +13,24 @@ export interface GatewayState {
   toolNames(): string[];
 }
 
+/** The client session a call came from: a downstream server's progress and requests go back through it. */
+export interface CallOrigin {
+  /** Unique per session in this process. */
+  readonly sessionId: number;
+  /** The client's progress token for this call, when it asked for progress. */
+  readonly progressToken?: string | number;
+  notify(notification: ServerNotification): Promise<void>;
+  /** Sends a request to the client as part of this call (sampling, elicitation, roots). */
+  request(request: ServerRequest, signal: AbortSignal): Promise<Result>;
+  clientCapabilities(): ClientCapabilities | undefined;
+}
+
 /** Passed to every tool call. */
 export interface ToolContext {
   gateway: GatewayState;
   signal: AbortSignal;
+  /** Absent for calls that come from no MCP session (the `test` command). */
+  origin?: CallOrigin;
 }
 
 /** A tool the gateway serves itself; its schemas are zod shapes, exported to clients as JSON Schema. */

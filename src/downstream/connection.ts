@@ -1,0 +1,135 @@
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { ServerConfig } from "./config.js";
+import { GatewayError, describeError, isGatewayError } from "../errors.js";
+import { logger } from "../log.js";
+import { GATEWAY_NAME, VERSION } from "../version.js";
+import { LineTransport } from "../gateway/lineTransport.js";
+import { killTree, spawnGroup } from "./processTree.js";
+
+const log = logger("downstream");
+
+/** A stderr line longer than this is cut in our log. */
+const MAX_STDERR_LINE = 2000;
+
+/** One live MCP session with a downstream server (one attempt of its lifecycle). */
+export interface Connection {
+  client: Client;
+  pid: number | null;
+  /** Resolves with why the connection ended (exit code, signal, closed stream); never rejects. */
+  ended: Promise<string>;
+  /** Ends the session and stops the server's process tree, bounded by the grace period. */
+  close(): Promise<void>;
+}
+
+/** How a connection is opened. */
+export interface ConnectOptions {
+  startTimeoutMs: number;
+  stopGraceMs: number;
+  /** Registers the client's handlers before it connects, so no early message is missed. */
+  setup(client: Client): void;
+}
+
+function newClient(): Client {
+  // Sampling, elicitation and roots are offered to every server; each request is routed to the client whose
+  // call is in flight, which answers or refuses it.
+  return new Client(
+    { name: GATEWAY_NAME, version: VERSION },
+    { capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} } },
+  );
+}
+
+function lastLines(keep: string[], chunk: string, name: string): void {
+  for (const raw of chunk.split(/\r?\n/)) {
+    const line = raw.trimEnd();
+    if (!line) continue;
+    log.info(`[${name}] ${line.length > MAX_STDERR_LINE ? line.slice(0, MAX_STDERR_LINE) + "…" : line}`);
+    keep.push(line.slice(0, 300));
+    if (keep.length > 3) keep.shift();
+  }
+}
+
+/** Starts a stdio server in its own process group and opens an MCP session over its stdin/stdout. */
+async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "stdio" }>, opts: ConnectOptions): Promise<Connection> {
+  const child = spawnGroup(cfg);
+  const stderrTail: string[] = [];
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => lastLines(stderrTail, chunk, name));
+  let report!: (why: string) => void;
+  const ended = new Promise<string>((resolve) => (report = resolve));
+  const tail = () => (stderrTail.length ? `: ${stderrTail[stderrTail.length - 1]}` : "");
+  child.once("error", (err) => report(`cannot start "${cfg.command}": ${err.message}`));
+  child.once("exit", (code, signal) => report(signal ? `killed by ${signal}${tail()}` : `exited with code ${code}${tail()}`));
+  const transport = new LineTransport({
+    input: child.stdout,
+    output: child.stdin,
+    endOutput: true,
+    onWarning: (m) => log.warn(`${name}: ${m}`),
+  });
+  const client = newClient();
+  opts.setup(client);
+  // The stream may close just before the exit event that says why: give it a moment to arrive.
+  client.onclose = () => setTimeout(() => report("closed its stdout"), 500);
+  client.onerror = (err) => log.debug(`${name}: ${err.message}`);
+  const conn: Connection = {
+    client,
+    pid: child.pid ?? null,
+    ended,
+    close: async () => {
+      await client.close().catch(() => undefined);
+      await killTree(child, opts.stopGraceMs);
+    },
+  };
+  await handshake(conn, client, transport, opts);
+  return conn;
+}
+
+/** Opens an MCP session with a remote server over Streamable HTTP. */
+async function connectHttp(name: string, cfg: Extract<ServerConfig, { type: "http" }>, opts: ConnectOptions): Promise<Connection> {
+  const transport = new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit: { headers: cfg.headers } });
+  const client = newClient();
+  opts.setup(client);
+  let report!: (why: string) => void;
+  const ended = new Promise<string>((resolve) => (report = resolve));
+  client.onclose = () => report("connection closed");
+  client.onerror = (err) => log.debug(`${name}: ${err.message}`);
+  const conn: Connection = {
+    client,
+    pid: null,
+    ended,
+    close: async () => {
+      // A remote session is ended politely (DELETE), bounded like everything else.
+      await Promise.race([
+        transport.terminateSession().catch(() => undefined),
+        new Promise((r) => setTimeout(r, opts.stopGraceMs)),
+      ]);
+      await client.close().catch(() => undefined);
+    },
+  };
+  await handshake(conn, client, transport, opts);
+  return conn;
+}
+
+async function handshake(conn: Connection, client: Client, transport: Transport, opts: ConnectOptions): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      client.connect(transport, { timeout: opts.startTimeoutMs }),
+      conn.ended.then((why) => Promise.reject(new GatewayError("DOWNSTREAM_FAILED", why))),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new GatewayError("DOWNSTREAM_FAILED", `no answer to initialize within ${opts.startTimeoutMs} ms`)), opts.startTimeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    await conn.close();
+    throw isGatewayError(err) ? err : new GatewayError("DOWNSTREAM_FAILED", `initialize failed: ${describeError(err)}`, { cause: err });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Starts (stdio) or reaches (http) a downstream server and completes the MCP handshake, bounded. */
+export function connect(name: string, cfg: ServerConfig, opts: ConnectOptions): Promise<Connection> {
+  return cfg.type === "stdio" ? connectStdio(name, cfg, opts) : connectHttp(name, cfg, opts);
+}

@@ -1,0 +1,283 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
+  LoggingMessageNotificationSchema,
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+  ToolListChangedNotificationSchema,
+  type LoggingMessageNotification,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+  type Result,
+  type ServerRequest,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { DownstreamStatus } from "../coordination/status.js";
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
+import type { ServerConfig } from "./config.js";
+import { connect, type Connection } from "./connection.js";
+
+const log = logger("downstream");
+
+/** Where a downstream server is in its lifecycle. */
+export type DownstreamState = "starting" | "running" | "backoff" | "crash-loop" | "stopped" | "disabled";
+
+/** Every wait in a downstream's life, bounded. */
+export interface Timing {
+  /** First restart delay; doubles per consecutive failure up to `backoffMaxMs`. */
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  /** A server that ran this long before failing starts its backoff afresh. */
+  stableMs: number;
+  /** Consecutive failures before `crash-loop`. */
+  maxFailures: number;
+  /** In `crash-loop`, one more attempt after this long (a broken server may be fixed without a config edit). */
+  crashLoopRetryMs: number;
+  pingIntervalMs: number;
+  pingTimeoutMs: number;
+  /** Consecutive missed pings before the server is restarted. */
+  pingFailures: number;
+  startTimeoutMs: number;
+  /** Each list request (tools, resources, …) to a server. */
+  listTimeoutMs: number;
+  stopGraceMs: number;
+}
+
+/** The timing of the product; tests pass shorter ones. */
+export const DEFAULT_TIMING: Timing = {
+  backoffBaseMs: 1000,
+  backoffMaxMs: 30_000,
+  stableMs: 60_000,
+  maxFailures: 5,
+  crashLoopRetryMs: 5 * 60_000,
+  pingIntervalMs: 30_000,
+  pingTimeoutMs: 10_000,
+  pingFailures: 3,
+  startTimeoutMs: 30_000,
+  listTimeoutMs: 30_000,
+  stopGraceMs: 3000,
+};
+
+/** What a downstream tells its owner. */
+export interface DownstreamHooks {
+  /** State or any of its lists changed. */
+  changed(d: Downstream): void;
+  log(d: Downstream, params: LoggingMessageNotification["params"]): void;
+  resourceUpdated(d: Downstream, uri: string): void;
+  /** A request of the server to a client (sampling, elicitation, roots); rejects when no client can take it. */
+  request(d: Downstream, request: ServerRequest, signal: AbortSignal): Promise<Result>;
+  /** Runs after each (re)connect, before the server counts as running: restores subscriptions, log level. */
+  connected(d: Downstream, client: Client): Promise<void>;
+}
+
+type ListKind = "tools" | "resources" | "templates" | "prompts";
+const MAX_PAGES = 100;
+
+/** One downstream MCP server: its connection, restart policy, health checks and cached lists. */
+export class Downstream {
+  state: DownstreamState = "stopped";
+  tools: Tool[] = [];
+  resources: Resource[] = [];
+  templates: ResourceTemplate[] = [];
+  prompts: Prompt[] = [];
+  private conn: Connection | undefined;
+  /** Bumped by every transition: callbacks of an older attempt see a different epoch and do nothing. */
+  private epoch = 0;
+  private failures = 0;
+  private restarts = 0;
+  private lastError: string | null = null;
+  private runningSince = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private pinger: NodeJS.Timeout | undefined;
+  private readonly refreshing = new Map<ListKind, Promise<void>>();
+  private readonly stale = new Set<ListKind>();
+
+  constructor(
+    readonly name: string,
+    readonly config: ServerConfig,
+    private readonly hooks: DownstreamHooks,
+    private readonly timing: Timing = DEFAULT_TIMING,
+  ) {}
+
+  /** The client of the running server, or undefined when it is not running. */
+  get client(): Client | undefined {
+    return this.state === "running" ? this.conn?.client : undefined;
+  }
+
+  /** Starts the lifecycle (a disabled server only reports itself). */
+  start(): void {
+    if (this.config.disabled) return this.setState("disabled");
+    void this.launch();
+  }
+
+  /** Stops the server and its process tree, bounded; no restart follows. */
+  async stop(): Promise<void> {
+    this.epoch++;
+    clearTimeout(this.timer);
+    clearInterval(this.pinger);
+    const conn = this.conn;
+    this.conn = undefined;
+    this.clearLists();
+    if (this.state !== "disabled") this.setState("stopped");
+    await conn?.close();
+  }
+
+  /** What `status` shows. */
+  status(): DownstreamStatus {
+    return {
+      name: this.name,
+      state: this.state,
+      pid: this.state === "running" || this.state === "starting" ? (this.conn?.pid ?? null) : null,
+      tools: this.tools.length,
+      restarts: this.restarts,
+      last_error: this.lastError,
+    };
+  }
+
+  private setState(state: DownstreamState): void {
+    this.state = state;
+    this.hooks.changed(this);
+  }
+
+  private clearLists(): void {
+    this.tools = [];
+    this.resources = [];
+    this.templates = [];
+    this.prompts = [];
+  }
+
+  private async launch(): Promise<void> {
+    const epoch = ++this.epoch;
+    this.setState("starting");
+    try {
+      const conn = await connect(this.name, this.config, {
+        startTimeoutMs: this.timing.startTimeoutMs,
+        stopGraceMs: this.timing.stopGraceMs,
+        setup: (client) => this.setup(client),
+      });
+      if (epoch !== this.epoch) return void conn.close();
+      this.conn = conn;
+      void conn.ended.then((why) => this.fail(epoch, why));
+      await Promise.all((["tools", "resources", "templates", "prompts"] as const).map((k) => this.fetch(conn.client, k)));
+      await this.hooks.connected(this, conn.client);
+      if (epoch !== this.epoch) return;
+      this.runningSince = Date.now();
+      log.info(`${this.name}: running (pid ${conn.pid ?? "remote"}, ${this.tools.length} tools)`);
+      this.pinger = setInterval(() => void this.ping(epoch), this.timing.pingIntervalMs);
+      this.pinger.unref();
+      this.setState("running");
+    } catch (err) {
+      this.fail(epoch, describeError(err));
+    }
+  }
+
+  private fail(epoch: number, why: string): void {
+    if (epoch !== this.epoch) return;
+    const next = ++this.epoch;
+    const ranStably = this.state === "running" && Date.now() - this.runningSince >= this.timing.stableMs;
+    clearInterval(this.pinger);
+    const conn = this.conn;
+    this.conn = undefined;
+    // Reaps whatever the server left in its process group, even when it exited by itself.
+    void conn?.close();
+    this.clearLists();
+    this.lastError = why;
+    this.failures = ranStably ? 1 : this.failures + 1;
+    const crashLoop = this.failures >= this.timing.maxFailures;
+    const delay = crashLoop
+      ? this.timing.crashLoopRetryMs
+      : Math.min(this.timing.backoffBaseMs * 2 ** (this.failures - 1), this.timing.backoffMaxMs);
+    log.warn(`${this.name}: ${why}; ${crashLoop ? "crash loop, " : ""}restarting in ${delay} ms (failure ${this.failures})`);
+    this.timer = setTimeout(() => {
+      if (next !== this.epoch) return;
+      this.restarts++;
+      void this.launch();
+    }, delay);
+    this.timer.unref();
+    this.setState(crashLoop ? "crash-loop" : "backoff");
+  }
+
+  private async ping(epoch: number): Promise<void> {
+    let misses = 0;
+    const client = this.conn?.client;
+    while (client && epoch === this.epoch && misses < this.timing.pingFailures) {
+      try {
+        await client.ping({ timeout: this.timing.pingTimeoutMs });
+        return;
+      } catch (err) {
+        misses++;
+        log.warn(`${this.name}: ping failed (${misses}/${this.timing.pingFailures}): ${describeError(err)}`);
+      }
+    }
+    if (client && misses >= this.timing.pingFailures) this.fail(epoch, `not answering pings (${misses} missed)`);
+  }
+
+  private setup(client: Client): void {
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh(client, "tools"));
+    client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.refresh(client, "prompts"));
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, async () => {
+      await Promise.all([this.refresh(client, "resources"), this.refresh(client, "templates")]);
+    });
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.hooks.resourceUpdated(this, n.params.uri));
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.hooks.log(this, n.params));
+    for (const schema of [CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema]) {
+      client.setRequestHandler(schema, (req, extra) => this.hooks.request(this, req as ServerRequest, extra.signal) as never);
+    }
+  }
+
+  /** Refetches one list after a list_changed; overlapping notifications coalesce into one more fetch. */
+  private refresh(client: Client, kind: ListKind): Promise<void> {
+    const running = this.refreshing.get(kind);
+    if (running) {
+      this.stale.add(kind);
+      return running;
+    }
+    const job = (async () => {
+      do {
+        this.stale.delete(kind);
+        await this.fetch(client, kind);
+      } while (this.stale.has(kind));
+      if (client === this.client) this.hooks.changed(this);
+    })().finally(() => this.refreshing.delete(kind));
+    this.refreshing.set(kind, job);
+    return job;
+  }
+
+  /** Fetches every page of one list the server offers; a failed refetch keeps the previous list. */
+  private async fetch(client: Client, kind: ListKind): Promise<void> {
+    const caps = client.getServerCapabilities() ?? {};
+    const offered = kind === "tools" ? caps.tools : kind === "prompts" ? caps.prompts : caps.resources;
+    if (!offered) return;
+    const opts = { timeout: this.timing.listTimeoutMs };
+    try {
+      const items: unknown[] = [];
+      let cursor: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page++) {
+        const params = cursor ? { cursor } : {};
+        const r =
+          kind === "tools"
+            ? await client.listTools(params, opts).then((x) => ({ items: x.tools, next: x.nextCursor }))
+            : kind === "prompts"
+              ? await client.listPrompts(params, opts).then((x) => ({ items: x.prompts, next: x.nextCursor }))
+              : kind === "resources"
+                ? await client.listResources(params, opts).then((x) => ({ items: x.resources, next: x.nextCursor }))
+                : await client.listResourceTemplates(params, opts).then((x) => ({ items: x.resourceTemplates, next: x.nextCursor }));
+        items.push(...r.items);
+        cursor = r.next;
+        if (!cursor) break;
+      }
+      if (client !== this.conn?.client) return;
+      if (kind === "tools") this.tools = items as Tool[];
+      else if (kind === "prompts") this.prompts = items as Prompt[];
+      else if (kind === "resources") this.resources = items as Resource[];
+      else this.templates = items as ResourceTemplate[];
+    } catch (err) {
+      log.warn(`${this.name}: listing ${kind} failed: ${describeError(err)}`);
+    }
+  }
+}

@@ -1,0 +1,294 @@
+import { EventEmitter } from "node:events";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  ErrorCode,
+  McpError,
+  type CallToolResult,
+  type LoggingMessageNotification,
+  type Prompt,
+  type Resource,
+  type ResourceTemplate,
+  type Result,
+  type ServerRequest,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
+import type { DownstreamStatus } from "../coordination/status.js";
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
+import type { ToolProvider } from "../tools/registry.js";
+import { errorResult, type CallOrigin, type ToolContext } from "../tools/types.js";
+import { Catalog, templateMatches } from "./catalog.js";
+import { loadConfig, sameServer, type GatewayConfig } from "./config.js";
+import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
+import { DEFAULT_TIMING, Downstream, type Timing } from "./downstream.js";
+import { LogLevels, Subscriptions } from "./sessionState.js";
+
+const log = logger("downstream");
+
+/** A forwarded request may run this long; a progress notification starts the clock again. */
+const FORWARD_TIMEOUT_MS = 10 * 60_000;
+
+/** Which aggregate list changed. */
+export type ListKind = "tools" | "resources" | "prompts";
+
+/** How the manager runs. */
+export interface ManagerOptions {
+  configPath: string;
+  /** Names a downstream tool may never take (the built-ins). */
+  reserved: string[];
+  timing?: Timing;
+  watch?: WatchOptions | false;
+}
+
+interface Flight {
+  origin: CallOrigin | undefined;
+}
+
+/**
+ * Every downstream server of the config, started once and shared by every session: a ToolProvider for the
+ * registry, the router of resources, prompts, completions and the servers' own requests, and the source of
+ * the notifications sessions forward (events "listChanged", "resourceUpdated", "log").
+ */
+export class DownstreamManager extends EventEmitter implements ToolProvider {
+  private readonly servers = new Map<string, Downstream>();
+  private readonly known = new Map<string, string[]>();
+  private readonly warned = new Set<string>();
+  private readonly flights = new Map<string, Flight[]>();
+  private readonly timing: Timing;
+  private current: Catalog | undefined;
+  private published: Record<ListKind, string> = { tools: "[]", resources: "[[],[]]", prompts: "[]" };
+  private publishQueued = false;
+  private unwatch: (() => void) | undefined;
+  private reloading: Promise<void> = Promise.resolve();
+  private stopped = false;
+  /** Who subscribed to which resource URI; forwarded to the server that serves it. */
+  readonly subscriptions: Subscriptions;
+  /** Each session's log level; servers get the most verbose one asked for. */
+  readonly logLevels: LogLevels;
+
+  constructor(private readonly opts: ManagerOptions) {
+    super();
+    this.setMaxListeners(0); // one listener per session per event
+    this.timing = opts.timing ?? DEFAULT_TIMING;
+    this.subscriptions = new Subscriptions((uri) => this.clientFor(uri), this.timing.listTimeoutMs);
+    this.logLevels = new LogLevels(() => this.runningClients(), this.timing.listTimeoutMs);
+  }
+
+  /** Reads the config, starts its servers (without waiting for them) and watches the file for edits. */
+  start(): void {
+    void this.reload();
+    if (this.opts.watch !== false) this.unwatch = watchConfig(this.opts.configPath, () => void this.reload(), this.opts.watch ?? DEFAULT_WATCH);
+  }
+
+  /** Applies the config file: only added, removed and changed servers are touched; an invalid file changes nothing. */
+  reload(): Promise<void> {
+    this.reloading = this.reloading.then(async () => {
+      if (this.stopped) return;
+      let config: GatewayConfig;
+      try {
+        config = loadConfig(this.opts.configPath);
+      } catch (err) {
+        log.error(`config not applied, the last good one stays in effect: ${describeError(err)}`);
+        return;
+      }
+      await this.apply(config);
+    });
+    return this.reloading;
+  }
+
+  private async apply(config: GatewayConfig): Promise<void> {
+    const wanted = config.mcpServers;
+    const stopping: Array<Promise<void>> = [];
+    for (const [name, d] of this.servers) {
+      if (wanted[name] && sameServer(wanted[name], d.config)) continue;
+      log.info(`${name}: ${wanted[name] ? "changed" : "removed"} in the config; stopping it`);
+      this.servers.delete(name);
+      this.known.delete(name);
+      stopping.push(d.stop());
+    }
+    this.invalidate();
+    await Promise.all(stopping);
+    // Rebuilt in config order, so "listed first" in conflicts means first in the file.
+    const previous = new Map(this.servers);
+    this.servers.clear();
+    for (const [name, cfg] of Object.entries(wanted)) {
+      const kept = previous.get(name);
+      if (kept) {
+        this.servers.set(name, kept);
+        continue;
+      }
+      const d = new Downstream(name, cfg, this.hooks, this.timing);
+      this.servers.set(name, d);
+      log.info(`${name}: ${cfg.disabled ? "disabled" : "starting"} (${cfg.type === "stdio" ? cfg.command : cfg.url})`);
+      d.start();
+    }
+    this.invalidate();
+  }
+
+  /** Forgets a closed session: its subscriptions and log level. */
+  async detach(sessionId: number): Promise<void> {
+    await Promise.all([this.subscriptions.detach(sessionId), this.logLevels.detach(sessionId)]);
+  }
+
+  /** Stops every server, bounded by each one's grace period; the manager serves nothing afterwards. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unwatch?.();
+    await Promise.all([...this.servers.values()].map((d) => d.stop()));
+    this.servers.clear();
+    this.invalidate();
+  }
+
+  /** Per-server health for `status`. */
+  status(): DownstreamStatus[] {
+    return [...this.servers.values()].map((d) => d.status());
+  }
+
+  /** The live catalog, rebuilt lazily after any change. */
+  get catalog(): Catalog {
+    if (!this.current) {
+      const sources = [...this.servers.values()].map((d) => ({ name: d.name, running: d.state === "running", tools: d.tools, resources: d.resources, templates: d.templates, prompts: d.prompts }));
+      for (const s of sources) if (s.running) this.known.set(s.name, s.tools.map((t) => t.name));
+      this.current = new Catalog(sources, this.opts.reserved, this.known, this.warned);
+    }
+    return this.current;
+  }
+
+  private invalidate(): void {
+    this.current = undefined;
+    if (this.publishQueued) return;
+    this.publishQueued = true;
+    // Coalesces the burst of changes of one event (state + four lists) into one notification per list.
+    setImmediate(() => {
+      this.publishQueued = false;
+      const c = this.catalog;
+      const now: Record<ListKind, string> = {
+        tools: JSON.stringify(c.tools),
+        resources: JSON.stringify([c.resources, c.templates]),
+        prompts: JSON.stringify(c.prompts),
+      };
+      const changed = (Object.keys(now) as ListKind[]).filter((k) => now[k] !== this.published[k]);
+      this.published = now;
+      if (changed.length) this.emit("listChanged", changed);
+    });
+  }
+
+  private readonly hooks = {
+    changed: () => this.invalidate(),
+    log: (d: Downstream, params: LoggingMessageNotification["params"]) =>
+      this.emit("log", { ...params, logger: params.logger ? `${d.name}/${params.logger}` : d.name }),
+    resourceUpdated: (_d: Downstream, uri: string) => this.emit("resourceUpdated", uri, this.subscriptions.sessionsOf(uri)),
+    request: (d: Downstream, request: ServerRequest, signal: AbortSignal) => this.routeRequest(d, request, signal),
+    connected: async (d: Downstream, client: Client) => {
+      await Promise.all([this.logLevels.apply(client), this.subscriptions.restore(client, (uri) => serves(d, uri))]);
+    },
+  };
+
+  /** A server's request goes to the most recent in-flight call to that server whose client can answer it. */
+  private async routeRequest(d: Downstream, request: ServerRequest, signal: AbortSignal): Promise<Result> {
+    const need = request.method === "sampling/createMessage" ? "sampling" : request.method === "elicitation/create" ? "elicitation" : "roots";
+    const flights = this.flights.get(d.name) ?? [];
+    for (let i = flights.length - 1; i >= 0; i--) {
+      const origin = flights[i]!.origin;
+      if (origin?.clientCapabilities()?.[need]) return origin.request(request, signal);
+    }
+    throw new McpError(
+      ErrorCode.MethodNotFound,
+      `${request.method}: no client can answer for "${d.name}" (a server's requests go to the client whose call to it is in flight, if that client supports ${need})`,
+    );
+  }
+
+  /** Runs a forwarded request while recording its origin, so the server's own requests find their client. */
+  async withFlight<T>(server: string, origin: CallOrigin | undefined, fn: () => Promise<T>): Promise<T> {
+    const flight: Flight = { origin };
+    const list = this.flights.get(server) ?? [];
+    list.push(flight);
+    this.flights.set(server, list);
+    try {
+      return await fn();
+    } finally {
+      list.splice(list.indexOf(flight), 1);
+      if (!list.length) this.flights.delete(server);
+    }
+  }
+
+  /** Options for a forwarded request: cancellation, bounded time, progress back to the client's token. */
+  forwardOptions(signal: AbortSignal, origin: CallOrigin | undefined) {
+    const token = origin?.progressToken;
+    return {
+      signal,
+      timeout: FORWARD_TIMEOUT_MS,
+      resetTimeoutOnProgress: true,
+      onprogress: (p: { progress: number; total?: number; message?: string }) => {
+        if (token !== undefined) void origin!.notify({ method: "notifications/progress", params: { ...p, progressToken: token } });
+      },
+    };
+  }
+
+  /** The running server's client by name, or an error that says why there is none. */
+  clientOf(server: string): Client {
+    const client = this.runningClient(server);
+    if (!client) throw new McpError(ErrorCode.InvalidRequest, downMessage(server, this.servers.get(server)));
+    return client;
+  }
+
+  /** The running server's client by name. */
+  runningClient(server: string): Client | undefined {
+    return this.servers.get(server)?.client;
+  }
+
+  private clientFor(uri: string): { server: string; client: Client } | undefined {
+    const server = this.catalog.resourceServer(uri);
+    const client = server === undefined ? undefined : this.servers.get(server)?.client;
+    return server !== undefined && client ? { server, client } : undefined;
+  }
+
+  private runningClients(): Client[] {
+    return [...this.servers.values()].flatMap((d) => (d.client ? [d.client] : []));
+  }
+
+  /** Downstream tools, namespaced (ToolProvider). */
+  list(): Tool[] {
+    return this.catalog.tools;
+  }
+
+  /** Forwards a call of a namespaced tool under its original name (ToolProvider); undefined when not ours. */
+  call(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined {
+    const target = this.catalog.tool(name);
+    const d = target && this.servers.get(target.server);
+    if (!target || !d) return undefined;
+    const client = d.client;
+    if (!client) return Promise.resolve(errorResult(downMessage(d.name, d)));
+    return this.withFlight(d.name, ctx.origin, async () => {
+      try {
+        return (await client.callTool({ name: target.name, arguments: args }, undefined, this.forwardOptions(ctx.signal, ctx.origin))) as CallToolResult;
+      } catch (err) {
+        // The server's own protocol errors (unknown tool, bad arguments) reach the client as they are;
+        // a crash or timeout mid-call becomes a tool error that says which server failed.
+        if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout) throw err;
+        return errorResult(`server "${d.name}" failed during ${name}: ${describeError(err)}`);
+      }
+    });
+  }
+
+  /** Aggregated lists for sessions. */
+  resources(): Resource[] {
+    return this.catalog.resources;
+  }
+  resourceTemplates(): ResourceTemplate[] {
+    return this.catalog.templates;
+  }
+  prompts(): Prompt[] {
+    return this.catalog.prompts;
+  }
+}
+
+function downMessage(server: string, d: Downstream | undefined): string {
+  if (!d) return `server "${server}" is not configured`;
+  const why = d.status().last_error;
+  return `server "${server}" is down (${d.state}${why ? `: ${why}` : ""}); its tools come back when it runs again`;
+}
+
+function serves(d: Downstream, uri: string): boolean {
+  return d.resources.some((r) => r.uri === uri) || d.templates.some((t) => templateMatches(t.uriTemplate, uri));
+}

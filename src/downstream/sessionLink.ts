@@ -1,0 +1,135 @@
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
+import {
+  CompleteRequestSchema,
+  ErrorCode,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  McpError,
+  ReadResourceRequestSchema,
+  ResultSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type LoggingLevel,
+  type LoggingMessageNotification,
+  type ServerNotification,
+  type ServerRequest,
+} from "@modelcontextprotocol/sdk/types.js";
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
+import type { CallOrigin } from "../tools/types.js";
+import type { DownstreamManager, ListKind } from "./manager.js";
+import { RESOURCE_NOT_FOUND } from "./sessionState.js";
+
+const log = logger("session");
+
+/** A request a client's server must answer for a downstream one (sampling, elicitation) may take this long. */
+const CLIENT_REQUEST_TIMEOUT_MS = 10 * 60_000;
+const SEVERITY: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+let nextSessionId = 1;
+
+/** One session's tie to the downstream servers. */
+export interface SessionLink {
+  readonly id: number;
+  /** The origin of a request this session's handler is serving, for routing progress and server requests back. */
+  origin(extra: Extra): CallOrigin;
+  /** Stops forwarding to this session and drops its subscriptions and log level. */
+  close(): void;
+}
+
+/**
+ * Serves a session's resources, prompts, completions and logging from the downstream servers, and forwards
+ * their notifications to it: list_changed to every session, resources/updated to subscribers only, log
+ * messages at the session's own level.
+ */
+export function linkSession(server: Server, manager: DownstreamManager | undefined): SessionLink {
+  const id = nextSessionId++;
+  let level: LoggingLevel | undefined;
+  const origin = (extra: Extra): CallOrigin => ({
+    sessionId: id,
+    ...(extra._meta?.progressToken !== undefined ? { progressToken: extra._meta.progressToken } : {}),
+    notify: (n) => extra.sendNotification(n),
+    request: (r, signal) => extra.sendRequest(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
+    clientCapabilities: () => server.getClientCapabilities(),
+  });
+
+  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: manager?.resources() ?? [] }));
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: manager?.resourceTemplates() ?? [] }));
+  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: manager?.prompts() ?? [] }));
+  server.setRequestHandler(SetLevelRequestSchema, async (req) => {
+    level = req.params.level;
+    await manager?.logLevels.set(id, level);
+    return {};
+  });
+  if (!manager) return { id, origin, close: () => undefined };
+
+  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => {
+    const owner = manager.catalog.resourceServer(req.params.uri);
+    if (owner === undefined) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
+    const client = manager.clientOf(owner);
+    const o = origin(extra);
+    return manager.withFlight(owner, o, () => client.readResource(req.params, manager.forwardOptions(extra.signal, o)));
+  });
+  server.setRequestHandler(SubscribeRequestSchema, async (req) => {
+    await manager.subscriptions.subscribe(id, req.params.uri);
+    return {};
+  });
+  server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
+    await manager.subscriptions.unsubscribe(id, req.params.uri);
+    return {};
+  });
+  server.setRequestHandler(GetPromptRequestSchema, (req, extra) => {
+    const target = manager.catalog.prompt(req.params.name);
+    if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
+    const client = manager.clientOf(target.server);
+    const o = origin(extra);
+    return manager.withFlight(target.server, o, () => client.getPrompt({ ...req.params, name: target.name }, manager.forwardOptions(extra.signal, o)));
+  });
+  server.setRequestHandler(CompleteRequestSchema, (req, extra) => {
+    const ref = req.params.ref;
+    const target =
+      ref.type === "ref/prompt"
+        ? manager.catalog.prompt(ref.name)
+        : ((s) => (s === undefined ? undefined : { server: s, name: ref.uri }))(manager.catalog.templateServer(ref.uri));
+    const client = target && manager.runningClient(target.server);
+    if (!target || !client?.getServerCapabilities()?.completions) return { completion: { values: [] } };
+    const params = ref.type === "ref/prompt" ? { ...req.params, ref: { ...ref, name: target.name } } : req.params;
+    const o = origin(extra);
+    return manager.withFlight(target.server, o, () => client.complete(params, manager.forwardOptions(extra.signal, o)));
+  });
+
+  const initialized = () => server.getClientCapabilities() !== undefined;
+  const onListChanged = (kinds: ListKind[]) => {
+    if (!initialized()) return;
+    for (const kind of kinds) {
+      const sent = kind === "tools" ? server.sendToolListChanged() : kind === "resources" ? server.sendResourceListChanged() : server.sendPromptListChanged();
+      sent.catch((err) => log.debug(`list_changed: ${describeError(err)}`));
+    }
+  };
+  const onUpdated = (uri: string, sessions: ReadonlySet<number>) => {
+    if (sessions.has(id)) server.sendResourceUpdated({ uri }).catch((err) => log.debug(`resources/updated: ${describeError(err)}`));
+  };
+  const onLog = (params: LoggingMessageNotification["params"]) => {
+    if (!initialized() || (level && SEVERITY.indexOf(params.level) < SEVERITY.indexOf(level))) return;
+    server.sendLoggingMessage(params).catch((err) => log.debug(`log message: ${describeError(err)}`));
+  };
+  manager.on("listChanged", onListChanged);
+  manager.on("resourceUpdated", onUpdated);
+  manager.on("log", onLog);
+  return {
+    id,
+    origin,
+    close: () => {
+      manager.off("listChanged", onListChanged);
+      manager.off("resourceUpdated", onUpdated);
+      manager.off("log", onLog);
+      void manager.detach(id);
+    },
+  };
+}

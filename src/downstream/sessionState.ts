@@ -1,0 +1,112 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { McpError, type LoggingLevel } from "@modelcontextprotocol/sdk/types.js";
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
+
+const log = logger("downstream");
+
+/** MCP's code for a resource no server has (spec: resources, error handling). */
+export const RESOURCE_NOT_FOUND = -32002;
+
+/**
+ * Resource subscriptions of every session. A downstream server is subscribed once per URI however many
+ * sessions asked, unsubscribed when the last one leaves, and re-subscribed after it restarts.
+ */
+export class Subscriptions {
+  private readonly subs = new Map<string, Set<number>>();
+
+  constructor(
+    private readonly resolve: (uri: string) => { server: string; client: Client } | undefined,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Records a session's subscription and forwards the first one for a URI. */
+  async subscribe(sessionId: number, uri: string): Promise<void> {
+    const target = this.resolve(uri);
+    if (!target) throw new McpError(RESOURCE_NOT_FOUND, `no downstream server serves ${uri}`, { uri });
+    let set = this.subs.get(uri);
+    if (!set) this.subs.set(uri, (set = new Set()));
+    const first = set.size === 0;
+    set.add(sessionId);
+    if (!first || !target.client.getServerCapabilities()?.resources?.subscribe) return;
+    try {
+      await target.client.subscribeResource({ uri }, { timeout: this.timeoutMs });
+    } catch (err) {
+      set.delete(sessionId);
+      if (!set.size) this.subs.delete(uri);
+      throw err;
+    }
+  }
+
+  /** Drops a session's subscription; the server hears of it when no session is left on that URI. */
+  async unsubscribe(sessionId: number, uri: string): Promise<void> {
+    const set = this.subs.get(uri);
+    if (!set?.delete(sessionId) || set.size) return;
+    this.subs.delete(uri);
+    const target = this.resolve(uri);
+    if (!target?.client.getServerCapabilities()?.resources?.subscribe) return;
+    await target.client.unsubscribeResource({ uri }, { timeout: this.timeoutMs }).catch((err) => log.debug(`${target.server}: unsubscribe ${uri}: ${describeError(err)}`));
+  }
+
+  /** Drops every subscription of a closed session. */
+  async detach(sessionId: number): Promise<void> {
+    const mine = [...this.subs].filter(([, set]) => set.has(sessionId)).map(([uri]) => uri);
+    await Promise.all(mine.map((uri) => this.unsubscribe(sessionId, uri)));
+  }
+
+  /** The sessions subscribed to a URI. */
+  sessionsOf(uri: string): ReadonlySet<number> {
+    return this.subs.get(uri) ?? new Set();
+  }
+
+  /** Re-subscribes a restarted server to the URIs it serves that sessions still want. */
+  async restore(client: Client, serves: (uri: string) => boolean): Promise<void> {
+    if (!client.getServerCapabilities()?.resources?.subscribe) return;
+    const uris = [...this.subs.keys()].filter(serves);
+    await Promise.all(
+      uris.map((uri) => client.subscribeResource({ uri }, { timeout: this.timeoutMs }).catch((err) => log.warn(`re-subscribing ${uri}: ${describeError(err)}`))),
+    );
+  }
+}
+
+const SEVERITY: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+
+/**
+ * The log level each session asked for. A shared server sends at the most verbose level any session wants;
+ * each session's own level then filters what it receives.
+ */
+export class LogLevels {
+  private readonly levels = new Map<number, LoggingLevel>();
+  private effective: LoggingLevel | undefined;
+
+  constructor(
+    private readonly clients: () => Client[],
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** Records a session's level and forwards the new effective level to every running server. */
+  async set(sessionId: number, level: LoggingLevel): Promise<void> {
+    this.levels.set(sessionId, level);
+    await this.recompute();
+  }
+
+  /** Forgets a closed session's level. */
+  async detach(sessionId: number): Promise<void> {
+    if (this.levels.delete(sessionId)) await this.recompute();
+  }
+
+  private async recompute(): Promise<void> {
+    const asked = [...this.levels.values()];
+    if (!asked.length) return; // MCP has no "unset": the last level stays
+    const level = SEVERITY[Math.min(...asked.map((l) => SEVERITY.indexOf(l)))]!;
+    if (level === this.effective) return;
+    this.effective = level;
+    await Promise.all(this.clients().map((c) => this.apply(c)));
+  }
+
+  /** Tells one server the effective level (after it starts or restarts). */
+  async apply(client: Client): Promise<void> {
+    if (!this.effective || !client.getServerCapabilities()?.logging) return;
+    await client.setLoggingLevel(this.effective, { timeout: this.timeoutMs }).catch((err) => log.debug(`setLevel: ${describeError(err)}`));
+  }
+}
