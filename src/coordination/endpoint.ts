@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GatewayError } from "../errors.js";
-import type { Identity } from "./identity.js";
+import { abstractAddress, type Identity } from "./identity.js";
 
 /** Unix socket paths longer than this fail to bind on macOS (104 bytes with the terminator). */
 const MAX_SOCKET_PATH = 103;
@@ -23,7 +23,7 @@ export interface EndpointAddress {
  */
 export function endpointFor(id: Identity, stateDir: string, tmp: string = tmpdir()): EndpointAddress {
   const name = `claude-mpm-gateway-${id.user}-${id.dirHash}`;
-  if (id.platform === "linux") return { address: `\0${name}`, display: `@${name}` };
+  if (id.platform === "linux") return { address: abstractAddress(name), display: `@${name}` };
   if (id.platform === "win32") {
     const address = `\\\\.\\pipe\\${name}`;
     return { address, display: address };

@@ -21,3 +21,17 @@ export function identityFor(stateDir: string, platform: NodeJS.Platform = proces
   const dirHash = createHash("sha256").update(stateDir).digest("hex").slice(0, 16);
   return { platform, user, dirHash };
 }
+
+/** The size of sun_path in Linux's sockaddr_un. */
+const SUN_PATH_BYTES = 108;
+
+/**
+ * A Linux abstract socket address for `name`, padded with NULs to fill sun_path. An abstract name is every
+ * byte the address length covers: Node 20 binds and connects with the whole of sun_path (trailing NULs
+ * included), Node 24 with the exact length, so `\0name` would be two different sockets to them. A name that
+ * fills sun_path is one kernel object for both: the lock and endpoint hold whichever Node runs this code.
+ */
+export function abstractAddress(name: string): string {
+  const head = `\0${name}`;
+  return head + "\0".repeat(Math.max(0, SUN_PATH_BYTES - Buffer.byteLength(head)));
+}

@@ -1,7 +1,7 @@
 import { closeSync, constants, ftruncateSync, openSync, writeSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
 import { GatewayError } from "../errors.js";
-import type { Identity } from "./identity.js";
+import { abstractAddress, type Identity } from "./identity.js";
 
 /**
  * How the kernel holds the lock on each platform, chosen so that it is released the instant the holder
@@ -22,7 +22,7 @@ export function lockPlan(id: Identity, lockFile: string): LockPlan {
   const name = `claude-mpm-gateway-${id.user}-${id.dirHash}-lock`;
   switch (id.platform) {
     case "linux":
-      return { kind: "socket", address: `\0${name}`, display: `abstract socket @${name}` };
+      return { kind: "socket", address: abstractAddress(name), display: `abstract socket @${name}` };
     case "win32":
       return { kind: "socket", address: `\\\\.\\pipe\\${name}`, display: `named pipe \\\\.\\pipe\\${name}` };
     case "darwin":
