@@ -7,11 +7,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { endpointFor } from "../../src/coordination/endpoint.js";
-import { identityFor, type Identity } from "../../src/coordination/identity.js";
+import { abstractAddress, identityFor, type Identity } from "../../src/coordination/identity.js";
 import { acquireLock, isLockHeld, lockPlan } from "../../src/coordination/lock.js";
 import { isGatewayError } from "../../src/errors.js";
 
 const STATE = "/home/alice/.claude-mpm/mcp";
+/** An abstract name as the kernel sees it from any Node: NUL, the name, NULs to the end of sun_path (108). */
+const abstract = (name: string) => `\0${name}`.padEnd(108, "\0");
 const id = (platform: NodeJS.Platform, user = "501"): Identity => ({ platform, user, dirHash: "0123456789abcdef" });
 
 describe("identityFor", () => {
@@ -31,7 +33,7 @@ describe("identityFor", () => {
 describe("endpointFor", () => {
   test("linux: an abstract socket (leading NUL), shown with @, with no file to clean", () => {
     const ep = endpointFor(id("linux"), STATE);
-    assert.equal(ep.address, "\0claude-mpm-gateway-501-0123456789abcdef");
+    assert.equal(ep.address, abstract("claude-mpm-gateway-501-0123456789abcdef"));
     assert.equal(ep.display, "@claude-mpm-gateway-501-0123456789abcdef");
     assert.equal(ep.file, undefined);
   });
@@ -70,12 +72,23 @@ describe("endpointFor", () => {
   });
 });
 
+describe("abstractAddress", () => {
+  test("fills sun_path, so a Node that pads (20) and one that does not (24) bind the same name", () => {
+    const a = abstractAddress("claude-mpm-gateway-501-0123456789abcdef");
+    assert.equal(Buffer.byteLength(a), 108);
+    assert.ok(a.startsWith("\0claude-mpm-gateway-501-0123456789abcdef\0"));
+    assert.match(a.slice(1), /^[^\0]+\0+$/);
+    // The longest real name (a 10-digit uid, the lock's suffix) still fits with its NUL.
+    assert.equal(Buffer.byteLength(abstractAddress(`claude-mpm-gateway-${"9".repeat(10)}-0123456789abcdef-lock`)), 108);
+  });
+});
+
 describe("lockPlan", () => {
   test("linux: an abstract socket distinct from the endpoint's name", () => {
     const plan = lockPlan(id("linux"), `${STATE}/gateway.lock`);
     assert.deepEqual(plan, {
       kind: "socket",
-      address: "\0claude-mpm-gateway-501-0123456789abcdef-lock",
+      address: abstract("claude-mpm-gateway-501-0123456789abcdef-lock"),
       display: "abstract socket @claude-mpm-gateway-501-0123456789abcdef-lock",
     });
     assert.notEqual(plan.address, endpointFor(id("linux"), STATE).address);
