@@ -6,6 +6,7 @@ import { GATEWAY_NAME, VERSION } from "../version.js";
 import { EXIT, exitCodeFor } from "./exitCodes.js";
 import { installCommand, type InstallOptions } from "./install.js";
 import { serveBridge, servePrimary, serveStandalone } from "./serve.js";
+import { addCommand, importCommand, listCommand, removeCommand, type AddOptions } from "./servers.js";
 import { restartCommand, statusCommand, stopCommand } from "./status.js";
 import { testCommand, toolsCommand } from "./tools.js";
 
@@ -74,6 +75,25 @@ export async function runCli(argv: string[]): Promise<number> {
   cli
     .command("restart", "Replace the running gateway; connected clients keep their sessions")
     .action((o: GlobalOptions) => set(restartCommand(paths(o))));
+
+  cli
+    .command("add <name> [...command]", "Add a downstream MCP server: -- <command> [args...] (local) or --url <url> (remote)")
+    .option("--env <KEY=VALUE>", "Environment variable for a local server (repeatable)")
+    .option("--url <url>", "A remote server reached over Streamable HTTP")
+    .option("--header <KEY=VALUE>", "HTTP header for a remote server (repeatable)")
+    .option("--force", "Replace a server of the same name")
+    .example(`${GATEWAY_NAME} add memory --env MEMORY_FILE_PATH=/tmp/memory.json -- npx -y @modelcontextprotocol/server-memory`)
+    .action((name: string, stray: string[], o: GlobalOptions & AddOptions) => set(addCommand(paths(o), String(name), stray, o)));
+  cli.command("remove <name>", "Remove a downstream server").action((name: string, o: GlobalOptions) => set(removeCommand(paths(o), String(name))));
+  cli
+    .command("list", "List the downstream servers in config.json")
+    .option("--json", "Machine-readable output")
+    .action((o: GlobalOptions) => set(listCommand(paths(o), o)));
+  cli
+    .command("import", "Copy a client's MCP servers into the gateway's config")
+    .option("--from <client>", "claude-desktop|claude-code|cursor")
+    .option("--dry-run", "Show what would be imported, change nothing")
+    .action((o: GlobalOptions & { from?: unknown; dryRun?: boolean }) => set(importCommand(paths(o), o)));
 
   for (const [mode, what] of [
     ["install", "Add the gateway to MCP clients' configs (default: every client found here)"],

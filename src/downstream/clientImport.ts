@@ -1,0 +1,67 @@
+// `import --from <client>`: what a client's existing mcpServers would become in the gateway's config.
+// Where each client keeps its config, and how it is read, is install's business (src/clients/): reused here.
+import { win32 } from "node:path";
+import { CLIENT_NAMES, type ClientId } from "../clients/clientConfigs.js";
+import { parseClientConfig } from "../clients/configEdit.js";
+import { readConfigFile } from "../clients/configFile.js";
+import { GatewayError } from "../errors.js";
+import { GATEWAY_NAME } from "../version.js";
+import { parseConfig } from "./config.js";
+
+/** What importing would do: entries to copy, and the names left out with the reason. */
+export interface ImportPlan {
+  add: Array<[name: string, entry: unknown]>;
+  skipped: Array<{ name: string; reason: string }>;
+}
+
+/** Reads a client's config and returns its raw `mcpServers` entries (none when it has no such key). */
+export function readClientServers(client: ClientId, file: string): Record<string, unknown> {
+  const { text } = readConfigFile(file);
+  const title = CLIENT_NAMES[client];
+  if (text === undefined) throw new GatewayError("CLIENT_CONFIG", `no ${title} config at ${file}: is ${title} installed and set up for this user?`);
+  const { data } = parseClientConfig(file, text);
+  return isObject(data.mcpServers) ? data.mcpServers : {};
+}
+
+/** Decides, entry by entry, what `import` copies next to the gateway's `existing` server names. */
+export function planImport(source: Record<string, unknown>, existing: Iterable<string>, file: string): ImportPlan {
+  const taken = new Set(existing);
+  const plan: ImportPlan = { add: [], skipped: [] };
+  for (const [name, entry] of Object.entries(source)) {
+    if (isGatewayEntry(name, entry)) {
+      plan.skipped.push({ name, reason: "the gateway itself" });
+      continue;
+    }
+    if (taken.has(name)) {
+      plan.skipped.push({ name, reason: "already in the gateway's config" });
+      continue;
+    }
+    // An entry the gateway cannot run (e.g. Claude Code's "sse" type) would make the whole config invalid.
+    try {
+      parseConfig({ mcpServers: { [name]: entry } }, file);
+    } catch (err) {
+      plan.skipped.push({ name, reason: `not supported: ${unprefixed((err as Error).message, file)}` });
+      continue;
+    }
+    plan.add.push([name, entry]);
+    taken.add(name);
+  }
+  return plan;
+}
+
+/** True for a client entry that launches this gateway: importing it would make the gateway run itself. */
+export function isGatewayEntry(name: string, entry: unknown): boolean {
+  if (name === GATEWAY_NAME) return true;
+  if (!isObject(entry) || typeof entry.command !== "string") return false;
+  // Client configs written on Windows use backslashes; win32.basename splits on both separators.
+  const base = win32.basename(entry.command.trim()).toLowerCase();
+  return base === GATEWAY_NAME || base === `${GATEWAY_NAME}.exe`;
+}
+
+function unprefixed(message: string, file: string): string {
+  return message.startsWith(`${file}: `) ? message.slice(file.length + 2) : message;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
