@@ -4,9 +4,9 @@
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 
 const FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
@@ -150,7 +150,19 @@ async function buildInto(workDir) {
   const exeName = target.startsWith("win") ? "claude-mpm-gateway.exe" : "claude-mpm-gateway";
   const out = opts.out ? resolve(opts.out) : join(distDir, native ? exeName : `claude-mpm-gateway-${target}${target.startsWith("win") ? ".exe" : ""}`);
   mkdirSync(dirname(out), { recursive: true });
-  rmSync(out, { force: true });
+  // Built under a temporary name and renamed into place once it passed: a test run copying dist/ meanwhile
+  // (other suites build too) sees the old binary or the new, never a plain Node awaiting its blob.
+  const partial = join(dirname(out), `.partial-${process.pid}-${basename(out)}`);
+  try {
+    await makeBinary(base, blob, partial);
+    renameSync(partial, out);
+  } finally {
+    rmSync(partial, { force: true });
+  }
+  log(`${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB, Node ${spec.version}, ${config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache"})`);
+}
+
+async function makeBinary(base, blob, out) {
   copyFileSync(base, out);
   chmodSync(out, 0o755);
   // Stripping must come before injection: after it, the blob's note is gone and the binary breaks.
@@ -172,11 +184,11 @@ async function buildInto(workDir) {
     machoSegmentName: target.startsWith("darwin") ? "NODE_SEA" : undefined,
     overwrite: true,
   });
-  if (signable) execFileSync("codesign", ["--sign", "-", out]);
-  log(`${out} (${(readFileSync(out).length / 1024 / 1024).toFixed(1)} MiB, Node ${spec.version}, ${config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache"})`);
+  // The identifier would otherwise be the temporary file name.
+  if (signable) execFileSync("codesign", ["--sign", "-", "--identifier", "claude-mpm-gateway", out]);
   if (native) {
     const v = execFileSync(out, ["--version"], { encoding: "utf8" }).trim();
-    if (v !== pkg.version) fail(`smoke test: ${out} --version printed ${JSON.stringify(v)}`);
+    if (v !== pkg.version) throw new Error(`smoke test: the new binary's --version printed ${JSON.stringify(v)}`);
   }
 }
 
