@@ -59,8 +59,19 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
   let report!: (why: string) => void;
   const ended = new Promise<string>((resolve) => (report = resolve));
   const tail = () => (stderrTail.length ? `: ${stderrTail[stderrTail.length - 1]}` : "");
+  let stderrDone = false;
+  child.stderr.once("end", () => (stderrDone = true));
   child.once("error", (err) => report(`cannot start "${cfg.command}": ${err.message}`));
-  child.once("exit", (code, signal) => report(signal ? `killed by ${signal}${tail()}` : `exited with code ${code}${tail()}`));
+  child.once("exit", (code, signal) => {
+    // Its last words on stderr may still be in the pipe: wait for them a little (a grandchild may hold it open).
+    const why = () => report(signal ? `killed by ${signal}${tail()}` : `exited with code ${code}${tail()}`);
+    if (stderrDone) return why();
+    const timer = setTimeout(why, 200);
+    child.stderr.once("end", () => {
+      clearTimeout(timer);
+      why();
+    });
+  });
   const transport = new LineTransport({
     input: child.stdout,
     output: child.stdin,
@@ -122,7 +133,10 @@ async function handshake(conn: Connection, client: Client, transport: Transport,
       }),
     ]);
   } catch (err) {
+    // "Connection closed" says less than the exit code and stderr that follow it by a few milliseconds.
+    const why = isGatewayError(err) ? undefined : await Promise.race([conn.ended, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1000))]);
     await conn.close();
+    if (why) throw new GatewayError("DOWNSTREAM_FAILED", why, { cause: err });
     throw isGatewayError(err) ? err : new GatewayError("DOWNSTREAM_FAILED", `initialize failed: ${describeError(err)}`, { cause: err });
   } finally {
     clearTimeout(timer);

@@ -27,13 +27,23 @@ export function createRegistry(mode: GatewayState["mode"], paths: StatePaths, se
   return registry;
 }
 
+/** A positive number of milliseconds from the environment, or undefined. */
+function envMs(name: string): number | undefined {
+  const ms = Number(process.env[name]?.trim() || NaN);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
 /**
  * The downstream servers of `paths.configFile`, plugged into the registry as a tool provider; call `start()`
- * once the process serves clients. CLAUDE_MPM_GATEWAY_PING_MS shortens the health-check interval (tests).
+ * once the process serves clients. CLAUDE_MPM_GATEWAY_PING_MS and CLAUDE_MPM_GATEWAY_BACKOFF_MS shorten the
+ * health-check interval and the first restart delay (tests).
  */
 export function createDownstream(paths: StatePaths, registry: Registry): DownstreamManager {
-  const ping = Number(process.env.CLAUDE_MPM_GATEWAY_PING_MS?.trim() || NaN);
-  const timing = Number.isFinite(ping) && ping > 0 ? { ...DEFAULT_TIMING, pingIntervalMs: ping, pingTimeoutMs: Math.min(ping, DEFAULT_TIMING.pingTimeoutMs) } : DEFAULT_TIMING;
+  const timing = { ...DEFAULT_TIMING };
+  const ping = envMs("CLAUDE_MPM_GATEWAY_PING_MS");
+  if (ping) Object.assign(timing, { pingIntervalMs: ping, pingTimeoutMs: Math.min(ping, timing.pingTimeoutMs) });
+  const backoff = envMs("CLAUDE_MPM_GATEWAY_BACKOFF_MS");
+  if (backoff) timing.backoffBaseMs = backoff;
   const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing });
   registry.addProvider(manager);
   return manager;
