@@ -18,6 +18,9 @@ import { createDownstream, createRegistry } from "./runtime.js";
 
 const log = logger("primary");
 
+/** How long a new primary waits for its first session, whatever the linger. */
+const STARTUP_GRACE_MS = 5000;
+
 /** How the primary runs. */
 export interface PrimaryOptions {
   paths: StatePaths;
@@ -72,10 +75,10 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   let resolveDone!: (outcome: PrimaryOutcome) => void;
   const done = new Promise<PrimaryOutcome>((r) => (resolveDone = r));
 
-  const armLinger = () => {
+  const armLinger = (ms = opts.lingerMs) => {
     clearTimeout(lingerTimer);
     if (sessions.size === 0) {
-      lingerTimer = setTimeout(() => void shutdown(`idle for ${opts.lingerMs} ms with no session`), opts.lingerMs);
+      lingerTimer = setTimeout(() => void shutdown(`idle for ${ms} ms with no session`), ms);
     }
   };
 
@@ -142,9 +145,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   const shutdown = (why: string, fatal = false): Promise<void> => {
     stopping ??= (async () => {
       log.info(`shutting down: ${why}`);
-      clearTimeout(lingerTimer);
       server?.close();
       for (const t of sessions) await t.close();
+      // After the sessions, not before: the first one closes before `stopping` is set, and its onclose re-arms
+      // the linger, whose timer would keep a stopped primary alive for the whole linger (30 s by default).
+      clearTimeout(lingerTimer);
       await downstream.stop();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
@@ -177,7 +182,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   log.info(`primary ${VERSION} listening on ${coords.endpoint.display} (lock: ${coords.lock.display})`);
   // Clients are served from now on; downstream tools join with tools/list_changed as their servers come up.
   downstream.start();
-  armLinger();
+  // The bridge that started us connects within moments; a short linger must not end us before it does.
+  armLinger(Math.max(opts.lingerMs, STARTUP_GRACE_MS));
   const outcome = await done;
   for (const s of signals) process.off(s, onSignal);
   process.off("uncaughtException", onFatal);
