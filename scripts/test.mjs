@@ -15,7 +15,8 @@ const files = suites.flatMap((suite) => {
 // The end-to-end suites test the real binary: build it first (a few seconds once the pinned Node is cached).
 if (suites.includes("e2e")) {
   const built = spawnSync(process.execPath, ["build.mjs", "--quiet"], { stdio: "inherit" });
-  if (built.status !== 0 || !existsSync("dist/claude-mpm-gateway")) process.exit(built.status ?? 1);
+  const exe = process.platform === "win32" ? "dist/claude-mpm-gateway.exe" : "dist/claude-mpm-gateway";
+  if (built.status !== 0 || !existsSync(exe)) process.exit(built.status ?? 1);
 }
 const result = spawnSync(
   process.execPath,
