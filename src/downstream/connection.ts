@@ -29,6 +29,8 @@ export interface ConnectOptions {
   stopGraceMs: number;
   /** Registers the client's handlers before it connects, so no early message is missed. */
   setup(client: Client): void;
+  /** Aborts a start in progress (the gateway is stopping): the server is stopped and connect rejects. */
+  signal: AbortSignal;
 }
 
 function newClient(): Client {
@@ -130,6 +132,9 @@ async function handshake(conn: Connection, client: Client, transport: Transport,
       conn.ended.then((why) => Promise.reject(new GatewayError("DOWNSTREAM_FAILED", why))),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new GatewayError("DOWNSTREAM_FAILED", `no answer to initialize within ${opts.startTimeoutMs} ms`)), opts.startTimeoutMs);
+        const stopped = () => reject(new GatewayError("DOWNSTREAM_FAILED", "stopped while starting"));
+        if (opts.signal.aborted) stopped();
+        else opts.signal.addEventListener("abort", stopped, { once: true });
       }),
     ]);
   } catch (err) {

@@ -95,6 +95,10 @@ export class Downstream {
   private timer: NodeJS.Timeout | undefined;
   private pinger: NodeJS.Timeout | undefined;
   private readonly refreshing = new Map<ListKind, Promise<void>>();
+  /** The attempt in progress, awaited by stop() so no server is left starting behind a stopped gateway. */
+  private launching: Promise<void> | undefined;
+  private abortStart = new AbortController();
+  private pinging = false;
   private readonly stale = new Set<ListKind>();
 
   constructor(
@@ -112,7 +116,7 @@ export class Downstream {
   /** Starts the lifecycle (a disabled server only reports itself). */
   start(): void {
     if (this.config.disabled) return this.setState("disabled");
-    void this.launch();
+    this.launching = this.launch();
   }
 
   /** Stops the server and its process tree, bounded; no restart follows. */
@@ -120,11 +124,12 @@ export class Downstream {
     this.epoch++;
     clearTimeout(this.timer);
     clearInterval(this.pinger);
+    this.abortStart.abort();
     const conn = this.conn;
     this.conn = undefined;
     this.clearLists();
     if (this.state !== "disabled") this.setState("stopped");
-    await conn?.close();
+    await Promise.all([conn?.close(), this.launching]);
   }
 
   /** What `status` shows. */
@@ -159,6 +164,7 @@ export class Downstream {
         startTimeoutMs: this.timing.startTimeoutMs,
         stopGraceMs: this.timing.stopGraceMs,
         setup: (client) => this.setup(client),
+        signal: this.abortStart.signal,
       });
       if (epoch !== this.epoch) return void conn.close();
       this.conn = conn;
@@ -196,25 +202,32 @@ export class Downstream {
     this.timer = setTimeout(() => {
       if (next !== this.epoch) return;
       this.restarts++;
-      void this.launch();
+      this.launching = this.launch();
     }, delay);
     this.timer.unref();
     this.setState(crashLoop ? "crash-loop" : "backoff");
   }
 
+  /** One health check: up to `pingFailures` pings in a row, each bounded; all missed means restart. */
   private async ping(epoch: number): Promise<void> {
-    let misses = 0;
     const client = this.conn?.client;
-    while (client && epoch === this.epoch && misses < this.timing.pingFailures) {
-      try {
-        await client.ping({ timeout: this.timing.pingTimeoutMs });
-        return;
-      } catch (err) {
-        misses++;
-        log.warn(`${this.name}: ping failed (${misses}/${this.timing.pingFailures}): ${describeError(err)}`);
+    if (!client || this.pinging) return;
+    this.pinging = true;
+    let misses = 0;
+    try {
+      while (epoch === this.epoch && misses < this.timing.pingFailures) {
+        try {
+          await client.ping({ timeout: this.timing.pingTimeoutMs });
+          return;
+        } catch (err) {
+          misses++;
+          log.warn(`${this.name}: ping failed (${misses}/${this.timing.pingFailures}): ${describeError(err)}`);
+        }
       }
+      if (misses >= this.timing.pingFailures) this.fail(epoch, `not answering pings (${misses} missed)`);
+    } finally {
+      this.pinging = false;
     }
-    if (client && misses >= this.timing.pingFailures) this.fail(epoch, `not answering pings (${misses} missed)`);
   }
 
   private setup(client: Client): void {
