@@ -4,11 +4,18 @@ import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { configureLogging, LOG_LEVELS, parseLogLevel } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { EXIT, exitCodeFor } from "./exitCodes.js";
-import { installCommand, type InstallOptions } from "./install.js";
+import type { InstallOptions } from "./install.js";
 import { serveBridge, servePrimary, serveStandalone } from "./serve.js";
-import { addCommand, importCommand, listCommand, removeCommand, type AddOptions } from "./servers.js";
+import type { AddOptions } from "./servers.js";
 import { restartCommand, statusCommand, stopCommand } from "./status.js";
-import { testCommand, toolsCommand } from "./tools.js";
+
+// Commands beyond the bridge and status load their modules on demand: what every client launches (the
+// bridge) must not evaluate zod, the config schema or the install logic.
+const lazy = {
+  install: () => import("./install.js"),
+  servers: () => import("./servers.js"),
+  tools: () => import("./tools.js"),
+};
 
 interface GlobalOptions {
   config?: string;
@@ -65,12 +72,12 @@ export async function runCli(argv: string[]): Promise<number> {
     .command("tools", "List every tool the gateway serves")
     .option("--json", "Machine-readable output")
     .option("--verbose", "Include input schemas")
-    .action((o: GlobalOptions & { verbose?: boolean }) => set(toolsCommand(paths(o), o)));
+    .action((o: GlobalOptions & { verbose?: boolean }) => set(lazy.tools().then((m) => m.toolsCommand(paths(o), o))));
   cli
     .command("test <tool> [json-args]", "Call one tool once and print its result")
     .option("--json", "Print the whole MCP result as JSON")
     .example(`${GATEWAY_NAME} test calculator '{"operation":"multiply","a":6,"b":7}'`)
-    .action((tool: string, raw: string | undefined, o: GlobalOptions) => set(testCommand(paths(o), tool, raw, o)));
+    .action((tool: string, raw: string | undefined, o: GlobalOptions) => set(lazy.tools().then((m) => m.testCommand(paths(o), tool, raw, o))));
   cli.command("stop", "Ask the running gateway to shut down").action((o: GlobalOptions) => set(stopCommand(paths(o))));
   cli
     .command("restart", "Replace the running gateway; connected clients keep their sessions")
@@ -83,17 +90,17 @@ export async function runCli(argv: string[]): Promise<number> {
     .option("--header <KEY=VALUE>", "HTTP header for a remote server (repeatable)")
     .option("--force", "Replace a server of the same name")
     .example(`${GATEWAY_NAME} add memory --env MEMORY_FILE_PATH=/tmp/memory.json -- npx -y @modelcontextprotocol/server-memory`)
-    .action((name: string, stray: string[], o: GlobalOptions & AddOptions) => set(addCommand(paths(o), String(name), stray, o)));
-  cli.command("remove <name>", "Remove a downstream server").action((name: string, o: GlobalOptions) => set(removeCommand(paths(o), String(name))));
+    .action((name: string, stray: string[], o: GlobalOptions & AddOptions) => set(lazy.servers().then((m) => m.addCommand(paths(o), String(name), stray, o))));
+  cli.command("remove <name>", "Remove a downstream server").action((name: string, o: GlobalOptions) => set(lazy.servers().then((m) => m.removeCommand(paths(o), String(name)))));
   cli
     .command("list", "List the downstream servers in config.json")
     .option("--json", "Machine-readable output")
-    .action((o: GlobalOptions) => set(listCommand(paths(o), o)));
+    .action((o: GlobalOptions) => set(lazy.servers().then((m) => m.listCommand(paths(o), o))));
   cli
     .command("import", "Copy a client's MCP servers into the gateway's config")
     .option("--from <client>", "claude-desktop|claude-code|cursor")
     .option("--dry-run", "Show what would be imported, change nothing")
-    .action((o: GlobalOptions & { from?: unknown; dryRun?: boolean }) => set(importCommand(paths(o), o)));
+    .action((o: GlobalOptions & { from?: unknown; dryRun?: boolean }) => set(lazy.servers().then((m) => m.importCommand(paths(o), o))));
 
   for (const [mode, what] of [
     ["install", "Add the gateway to MCP clients' configs (default: every client found here)"],
@@ -104,7 +111,7 @@ export async function runCli(argv: string[]): Promise<number> {
       .option("--client <client>", "claude-desktop|claude-code|cursor|all (comma-separated or repeated)")
       .option("--name <name>", `The server's name in the client's config (default ${GATEWAY_NAME})`)
       .option("--dry-run", "Show the change, write nothing")
-      .action((o: GlobalOptions & InstallOptions) => set(installCommand(mode, o)));
+      .action((o: GlobalOptions & InstallOptions) => set(lazy.install().then((m) => m.installCommand(mode, o))));
   }
 
   cli.help((sections) => {
