@@ -73,12 +73,16 @@ export function quantile(xs: number[], q: number): number {
 export const median = (xs: number[]) => quantile(xs, 0.5);
 export const fmt = (ms: number) => `${ms.toFixed(ms < 1 ? 3 : 1)} ms`;
 
-/** Resident set size of a pid in MiB (Linux). */
-export function rssMiB(pid: number): number {
+/** Resident memory of a pid in MiB (Linux): all of it, and the private part (RssAnon). File-backed pages of
+ * the binary are shared by every process running it, so the private part is what each extra client costs. */
+export function rssMiB(pid: number): { rss: number; private: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return kb / 1024;
+  const kb = (key: string) => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: kb("VmRSS"), private: kb("RssAnon") };
 }
+
+/** "R MiB (P MiB private)" */
+export const fmtMem = (m: { rss: number; private: number }) => `${m.rss.toFixed(1)} MiB (${m.private.toFixed(1)} MiB private)`;
 
 /** One line describing this machine, for the results file. */
 export function machine(): string {

