@@ -21,6 +21,7 @@ import { Catalog, templateMatches } from "./catalog.js";
 import { loadConfig, sameServer, type GatewayConfig } from "./config.js";
 import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
 import { DEFAULT_TIMING, Downstream, type Timing } from "./downstream.js";
+import { relayError, rpcError } from "./rpcError.js";
 import { LogLevels, Subscriptions } from "./sessionState.js";
 
 const log = logger("downstream");
@@ -192,7 +193,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
       const origin = flights[i]!.origin;
       if (origin?.clientCapabilities()?.[need]) return origin.request(request, signal);
     }
-    throw new McpError(
+    throw rpcError(
       ErrorCode.MethodNotFound,
       `${request.method}: no client can answer for "${d.name}" (a server's requests go to the client whose call to it is in flight, if that client supports ${need})`,
     );
@@ -228,7 +229,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   /** The running server's client by name, or an error that says why there is none. */
   clientOf(server: string): Client {
     const client = this.runningClient(server);
-    if (!client) throw new McpError(ErrorCode.InvalidRequest, downMessage(server, this.servers.get(server)));
+    if (!client) throw rpcError(ErrorCode.InvalidRequest, downMessage(server, this.servers.get(server)));
     return client;
   }
 
@@ -265,7 +266,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
       } catch (err) {
         // The server's own protocol errors (unknown tool, bad arguments) reach the client as they are;
         // a crash or timeout mid-call becomes a tool error that says which server failed.
-        if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout) throw err;
+        if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout) relayError(err);
         return errorResult(`server "${d.name}" failed during ${name}: ${describeError(err)}`);
       }
     });

@@ -7,7 +7,6 @@ import {
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
   ListResourceTemplatesRequestSchema,
-  McpError,
   ReadResourceRequestSchema,
   ResultSchema,
   SetLevelRequestSchema,
@@ -22,6 +21,7 @@ import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import type { CallOrigin } from "../tools/types.js";
 import type { DownstreamManager, ListKind } from "./manager.js";
+import { relayError, rpcError } from "./rpcError.js";
 import { RESOURCE_NOT_FOUND } from "./sessionState.js";
 
 const log = logger("session");
@@ -71,10 +71,10 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
 
   server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => {
     const owner = manager.catalog.resourceServer(req.params.uri);
-    if (owner === undefined) throw new McpError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
+    if (owner === undefined) throw rpcError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
     const client = manager.clientOf(owner);
     const o = origin(extra);
-    return manager.withFlight(owner, o, () => client.readResource(req.params, manager.forwardOptions(extra.signal, o)));
+    return manager.withFlight(owner, o, () => client.readResource(req.params, manager.forwardOptions(extra.signal, o)).catch(relayError));
   });
   server.setRequestHandler(SubscribeRequestSchema, async (req) => {
     await manager.subscriptions.subscribe(id, req.params.uri);
@@ -86,10 +86,12 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
   });
   server.setRequestHandler(GetPromptRequestSchema, (req, extra) => {
     const target = manager.catalog.prompt(req.params.name);
-    if (!target) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
+    if (!target) throw rpcError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
     const client = manager.clientOf(target.server);
     const o = origin(extra);
-    return manager.withFlight(target.server, o, () => client.getPrompt({ ...req.params, name: target.name }, manager.forwardOptions(extra.signal, o)));
+    return manager.withFlight(target.server, o, () =>
+      client.getPrompt({ ...req.params, name: target.name }, manager.forwardOptions(extra.signal, o)).catch(relayError),
+    );
   });
   server.setRequestHandler(CompleteRequestSchema, (req, extra) => {
     const ref = req.params.ref;
@@ -101,7 +103,7 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     if (!target || !client?.getServerCapabilities()?.completions) return { completion: { values: [] } };
     const params = ref.type === "ref/prompt" ? { ...req.params, ref: { ...ref, name: target.name } } : req.params;
     const o = origin(extra);
-    return manager.withFlight(target.server, o, () => client.complete(params, manager.forwardOptions(extra.signal, o)));
+    return manager.withFlight(target.server, o, () => client.complete(params, manager.forwardOptions(extra.signal, o)).catch(relayError));
   });
 
   const initialized = () => server.getClientCapabilities() !== undefined;

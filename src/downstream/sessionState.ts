@@ -1,5 +1,6 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { McpError, type LoggingLevel } from "@modelcontextprotocol/sdk/types.js";
+import type { LoggingLevel } from "@modelcontextprotocol/sdk/types.js";
+import { rpcError } from "./rpcError.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 
@@ -23,7 +24,7 @@ export class Subscriptions {
   /** Records a session's subscription and forwards the first one for a URI. */
   async subscribe(sessionId: number, uri: string): Promise<void> {
     const target = this.resolve(uri);
-    if (!target) throw new McpError(RESOURCE_NOT_FOUND, `no downstream server serves ${uri}`, { uri });
+    if (!target) throw rpcError(RESOURCE_NOT_FOUND, `no downstream server serves ${uri}`, { uri });
     let set = this.subs.get(uri);
     if (!set) this.subs.set(uri, (set = new Set()));
     const first = set.size === 0;

@@ -93,7 +93,10 @@ describe("aggregation of the reference servers", () => {
     assert.ok(resourceTemplates.some((t) => t.uriTemplate === "demo://resource/dynamic/text/{resourceId}"));
     const dynamic = await client.readResource({ uri: "demo://resource/dynamic/text/7" });
     assert.equal(dynamic.contents[0]?.uri, "demo://resource/dynamic/text/7");
-    await assert.rejects(client.readResource({ uri: "nowhere://x" }), /no downstream server serves/);
+    await assert.rejects(client.readResource({ uri: "nowhere://x" }), {
+      code: -32002,
+      message: "MCP error -32002: Resource not found: no downstream server serves nowhere://x",
+    });
   });
 
   test("resources/updated reaches only the session that subscribed", async () => {
