@@ -11,6 +11,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import {
   CreateMessageRequestSchema,
+  ElicitRequestSchema,
+  ListRootsRequestSchema,
   LoggingMessageNotificationSchema,
   ResourceUpdatedNotificationSchema,
   ToolListChangedNotificationSchema,
@@ -28,10 +30,12 @@ before(() => {
 });
 after(() => install.cleanup());
 
-/** A client that answers sampling requests with `reply`. */
+/** A client that answers sampling, elicitation and roots requests, each answer naming `reply`. */
 async function samplingClient(home: string, reply: string): Promise<Client> {
   const transport = new StdioClientTransport({ command: install.bin, args: [], env: gatewayEnv(install, home), stderr: "pipe" });
-  const client = new Client({ name: `sampler-${reply}`, version: "1.0.0" }, { capabilities: { sampling: {} } });
+  const client = new Client({ name: `sampler-${reply}`, version: "1.0.0" }, { capabilities: { sampling: {}, elicitation: {}, roots: {} } });
+  client.setRequestHandler(ElicitRequestSchema, () => ({ action: "accept", content: { name: reply } }));
+  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: `file:///root-${reply}`, name: reply }] }));
   client.setRequestHandler(CreateMessageRequestSchema, (req) => {
     const first = req.params.messages[0]?.content;
     const asked = first && "type" in first && first.type === "text" ? first.text : "?";
@@ -225,6 +229,8 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
     const ra = await client.callTool({ name: "flaky__sample", arguments: { prompt: "one" } });
     assert.equal(textOf(ra), "sampled: A:one (model model-A)");
     assert.equal(textOf(rb), "sampled: B:two (model model-B)");
+    assert.equal(textOf(await b.callTool({ name: "flaky__elicit", arguments: {} })), 'elicited: accept {"name":"B"}');
+    assert.equal(textOf(await client.callTool({ name: "flaky__roots", arguments: {} })), "roots: file:///root-A");
     await b.close();
     // A client that cannot sample gets an error, not a hang.
     const { client: plain } = await connectClient(install, home);
