@@ -2,7 +2,7 @@ import { Bridge } from "../gateway/bridge.js";
 import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
-import { isGatewayError } from "../errors.js";
+import { describeError, isGatewayError } from "../errors.js";
 import { configureLogging, logger } from "../log.js";
 import { EXIT } from "./exitCodes.js";
 
@@ -14,6 +14,8 @@ const DEFAULT_LINGER_MS = 30_000;
 /** What every client launches: a bridge from this stdio to the primary, starting the primary if none runs. */
 export async function serveBridge(paths: StatePaths): Promise<number> {
   configureLogging({ tag: "bridge" });
+  // A state dir the primary cannot use is reported here, at once, rather than after a failed spawn.
+  ensureStateDir(paths);
   const coords = coordinatesFor(paths);
   const bridge = new Bridge({
     input: process.stdin,
@@ -67,6 +69,8 @@ export async function servePrimary(paths: StatePaths, lingerMs?: number): Promis
       logger("primary").info(`${err.message}; exiting`);
       return EXIT.OK;
     }
+    // Detached, the primary's stderr goes nowhere: the log file is where the bridge that started it looks.
+    logger("primary").error(describeError(err));
     throw err;
   }
 }

@@ -8,6 +8,16 @@ import { basename, dirname, join } from "node:path";
  */
 export function writeFileAtomic(path: string, data: string, mode = 0o600): void {
   refuseNonRegular(path);
+  try {
+    writeThroughTemp(path, data, mode);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "ENOSPC" ? "the disk is full" : e.code === "EACCES" || e.code === "EPERM" ? "permission denied" : e.message;
+    throw Object.assign(new Error(`cannot write ${path}: ${why}`, { cause: err }), { code: e.code });
+  }
+}
+
+function writeThroughTemp(path: string, data: string, mode: number): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {

@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readSync, statfsSync } from "node:fs";
 import type { Socket } from "node:net";
 import { GatewayError, describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -6,7 +7,7 @@ import { readToken, sendHello, type ConnectionKind, type Welcome } from "./hands
 import { identityFor } from "./identity.js";
 import { isLockHeld, lockPlan, type LockPlan } from "./lock.js";
 import type { StatePaths } from "./paths.js";
-import { spawnPrimary } from "./spawnPrimary.js";
+import { spawnPrimary, type SpawnedPrimary } from "./spawnPrimary.js";
 
 const log = logger("client");
 
@@ -70,14 +71,20 @@ export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Pr
   const deadline = Date.now() + (opts.deadlineMs ?? 10_000);
   let delay = 10;
   let lastSpawn = 0;
+  let spawned: SpawnedPrimary | undefined;
   for (;;) {
     const conn = await tryConnect(c, opts.kind);
     if (conn) return conn;
     if (opts.signal?.aborted) throw new GatewayError("PRIMARY_UNREACHABLE", "gave up reaching the primary");
     // Spawn again only if the last one had time to take the lock and still no one holds it.
     if (opts.spawn && Date.now() - lastSpawn > 2000 && !(await isLockHeld(c.lock))) {
-      spawnPrimary();
+      spawned = spawnPrimary();
       lastSpawn = Date.now();
+    }
+    if (spawned?.failed && !(await isLockHeld(c.lock))) {
+      // Waiting out the deadline would only delay the same answer: say why the primary could not start.
+      const why = lastLoggedError(c.paths.logFile) ?? diskFull(c.paths.stateDir);
+      throw new GatewayError("PRIMARY_UNREACHABLE", `${spawned.failed}${why ? `: ${why}` : ""}; see ${c.paths.logFile}`);
     }
     if (Date.now() + delay > deadline) {
       throw new GatewayError(
@@ -89,6 +96,35 @@ export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Pr
     // A primary is usually listening ~150 ms after spawn: poll finely rather than sleep past it.
     delay = Math.min(delay * 2, 100);
   }
+}
+
+/** A full disk also keeps the primary from logging why it failed: say so when that is the case. */
+function diskFull(dir: string): string | undefined {
+  try {
+    return statfsSync(dir).bavail === 0 ? `the disk holding ${dir} is full` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The message of the newest ERROR line in the log's tail, if any. */
+function lastLoggedError(logFile: string): string | undefined {
+  let text: string;
+  try {
+    const fd = openSync(logFile, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const buf = Buffer.alloc(Math.min(size, 8192));
+      readSync(fd, buf, 0, buf.length, size - buf.length);
+      text = buf.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const line = text.split("\n").reverse().find((l) => / ERROR /.test(l));
+  return line?.replace(/^.*? ERROR +\[[^\]]*\] [^:]*: /, "");
 }
 
 /** Sends one control request to the running primary and returns its answer, or null if none answers. */

@@ -18,11 +18,17 @@ function isSea(): boolean {
   }
 }
 
+/** A primary this process started: `failed` is set if it exits with an error before anyone connects. */
+export interface SpawnedPrimary {
+  pid: number | undefined;
+  failed?: string;
+}
+
 /**
  * Starts a primary detached from the caller (own session / process group, no stdio, hidden on Windows), so
  * it outlives the client that caused it and the client's process group signals never reach it.
  */
-export function spawnPrimary(): number | undefined {
+export function spawnPrimary(): SpawnedPrimary {
   const { command, args } = selfCommand();
   const child = spawn(command, [...args, "--primary"], {
     // Not the client's cwd: a long-lived process must not pin a project folder or an unmounted drive.
@@ -32,8 +38,16 @@ export function spawnPrimary(): number | undefined {
     windowsHide: true,
     env: process.env,
   });
-  child.on("error", (err) => log.error(`could not start the primary (${command}): ${err.message}`));
+  const spawned: SpawnedPrimary = { pid: child.pid };
+  child.on("error", (err) => {
+    spawned.failed = `could not start ${command}: ${err.message}`;
+    log.error(`could not start the primary: ${spawned.failed}`);
+  });
+  // Exit 0 is a primary that lost the lock race (another one serves); anything else is a failure to start.
+  child.on("exit", (code, signal) => {
+    if (code !== 0) spawned.failed = `the primary (pid ${child.pid}) exited at start with ${signal ?? `code ${code}`}`;
+  });
   child.unref();
   log.debug(`started a primary, pid ${child.pid}`);
-  return child.pid;
+  return spawned;
 }

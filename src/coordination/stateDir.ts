@@ -1,5 +1,6 @@
 import { accessSync, chmodSync, constants, lstatSync, mkdirSync } from "node:fs";
 import { GatewayError } from "../errors.js";
+import { refuseNonRegular } from "./atomicWrite.js";
 import type { StatePaths } from "./paths.js";
 
 /** Creates the state dir (0700) and its logs folder, or explains why it cannot be used. */
@@ -26,6 +27,14 @@ export function ensureStateDir(paths: StatePaths): void {
     mkdirSync(paths.logDir, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw stateDirError(dir, err);
+  }
+  // Checked up front so a client hears the reason at once instead of after a primary failed to start.
+  for (const file of [paths.instanceFile, paths.tokenFile, paths.lockFile]) {
+    try {
+      refuseNonRegular(file);
+    } catch (err) {
+      throw new GatewayError("STATE_DIR", `${(err as Error).message}: remove it (the gateway re-creates it)`, { cause: err });
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { Server as NetServer, Socket } from "node:net";
-import { GatewayError, describeError } from "../errors.js";
+import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { logger } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { coordinatesFor } from "../coordination/client.js";
@@ -177,7 +177,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     server = await listenEndpoint(coords.endpoint, onConnection);
   } catch (err) {
     await shutdown(`start failed: ${describeError(err)}`);
-    throw err;
+    throw isGatewayError(err) ? err : new GatewayError("STATE_DIR", describeError(err), { cause: err });
   }
   log.info(`primary ${VERSION} listening on ${coords.endpoint.display} (lock: ${coords.lock.display})`);
   // Clients are served from now on; downstream tools join with tools/list_changed as their servers come up.

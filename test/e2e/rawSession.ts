@@ -10,8 +10,8 @@ export class RawSession {
   stderr = "";
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(install: Install, home: string, args: string[] = [], extra: Record<string, string> = {}) {
-    this.child = spawn(install.bin, args, { env: gatewayEnv(install, home, extra) });
+  constructor(install: Install, home: string, args: string[] = [], extra: Record<string, string> = {}, as: { uid?: number; gid?: number } = {}) {
+    this.child = spawn(install.bin, args, { env: gatewayEnv(install, home, extra), ...as });
     this.child.stdout.setEncoding("utf8");
     this.child.stdout.on("data", (d: string) => {
       this.buf += d;
