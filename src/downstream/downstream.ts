@@ -97,6 +97,8 @@ export class Downstream {
   private readonly refreshing = new Map<ListKind, Promise<void>>();
   /** The attempt in progress, awaited by stop() so no server is left starting behind a stopped gateway. */
   private launching: Promise<void> | undefined;
+  /** The teardown of a failed attempt (its process group may take the grace period to die): stop() waits for it. */
+  private closing: Promise<void> | undefined;
   private abortStart = new AbortController();
   private pinging = false;
   private readonly stale = new Set<ListKind>();
@@ -129,7 +131,7 @@ export class Downstream {
     this.conn = undefined;
     this.clearLists();
     if (this.state !== "disabled") this.setState("stopped");
-    await Promise.all([conn?.close(), this.launching]);
+    await Promise.all([conn?.close(), this.launching, this.closing]);
   }
 
   /** What `status` shows. */
@@ -190,7 +192,7 @@ export class Downstream {
     const conn = this.conn;
     this.conn = undefined;
     // Reaps whatever the server left in its process group, even when it exited by itself.
-    void conn?.close();
+    this.closing = conn?.close();
     this.clearLists();
     this.lastError = why;
     this.failures = ranStably ? 1 : this.failures + 1;

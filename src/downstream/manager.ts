@@ -109,6 +109,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     }
     this.invalidate();
     await Promise.all(stopping);
+    if (this.stopped) return;
     // Rebuilt in config order, so "listed first" in conflicts means first in the file.
     const previous = new Map(this.servers);
     this.servers.clear();
@@ -135,6 +136,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   async stop(): Promise<void> {
     this.stopped = true;
     this.unwatch?.();
+    // A reload in progress must not start servers after this: let it finish (it is bounded) first.
+    await this.reloading;
     await Promise.all([...this.servers.values()].map((d) => d.stop()));
     this.servers.clear();
     this.invalidate();
