@@ -1,5 +1,5 @@
 import type { Duplex, Readable, Writable } from "node:stream";
-import { LineSplitter } from "./lines.js";
+import { LineSplitter, MAX_LINE_BYTES } from "./lines.js";
 
 /** The id the bridge gives a replayed `initialize`, so its answer can be told apart and swallowed. */
 export const REPLAY_ID = "claude-mpm-gateway:replay";
@@ -58,7 +58,11 @@ export class Bridge {
   /** The client's initialize reached some primary: a new one must be given it again. */
   private initialized = false;
   private ended = false;
-  private readonly clientLines = new LineSplitter((line) => this.fromClient(line));
+  // The bridge's own frame limit is the primary's: a longer line is answered here, as the primary would.
+  private readonly clientLines = new LineSplitter(
+    (line) => this.fromClient(line),
+    () => this.toClient(Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32700, message: `Parse error: frame exceeds ${MAX_LINE_BYTES} bytes` } }))),
+  );
 
   constructor(private readonly opts: BridgeOptions) {}
 

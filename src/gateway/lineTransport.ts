@@ -6,6 +6,7 @@ import { LineSplitter, MAX_LINE_BYTES } from "./lines.js";
 /** JSON-RPC error codes this transport answers with before a message reaches the server. */
 const PARSE_ERROR = -32700;
 const INVALID_REQUEST = -32600;
+const INTERNAL_ERROR = -32603;
 
 /** Queued output beyond this means the peer stopped reading: the session is dropped. */
 export const MAX_QUEUE_BYTES = 64 * 1024 * 1024;
@@ -82,7 +83,17 @@ export class LineTransport implements Transport {
   private write(message: unknown): void {
     if (this.closed) return;
     const { output } = this.opts;
-    output.write(JSON.stringify(message) + "\n");
+    let line = JSON.stringify(message);
+    const limit = this.opts.maxLineBytes ?? MAX_LINE_BYTES;
+    // A frame over the limit would be dropped by the peer, leaving its request unanswered: answer it with an
+    // error instead. (Length in UTF-16 units never exceeds the UTF-8 byte length by more than 3x.)
+    if (line.length * 3 > limit && Buffer.byteLength(line) > limit) {
+      const id = (message as { id?: unknown }).id;
+      this.opts.onWarning?.(`dropped an outgoing frame of ${Buffer.byteLength(line)} bytes (limit ${limit})`);
+      if (typeof id !== "string" && typeof id !== "number") return;
+      line = JSON.stringify({ jsonrpc: "2.0", id, error: { code: INTERNAL_ERROR, message: `the response exceeds the ${limit}-byte frame limit` } });
+    }
+    output.write(line + "\n");
     if (output.writableLength > (this.opts.maxQueueBytes ?? MAX_QUEUE_BYTES)) {
       this.opts.onWarning?.(`peer stopped reading (${output.writableLength} bytes queued): session dropped`);
       void this.close();
