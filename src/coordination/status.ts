@@ -22,6 +22,11 @@ export interface PrimaryStatus extends InstanceInfo {
   downstream: DownstreamStatus[];
 }
 
+/** How long a primary that holds the lock may take to answer before status calls it unresponsive. */
+const STARTING_GRACE_MS = 3000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** The three answers to "does a gateway run here?", each with what the CLI shows. */
 export type GatewayStatus =
   | { state: "running"; status: PrimaryStatus }
@@ -35,12 +40,18 @@ export type GatewayStatus =
 export async function queryStatus(c: Coordinates): Promise<GatewayStatus> {
   const status = await controlRequest<PrimaryStatus>(c, "status");
   if (status) return { state: "running", status };
-  if (await isLockHeld(c.lock)) {
-    // Held but silent: maybe still starting. One more try before calling it unresponsive.
+  // Held but silent: a primary is so between taking the lock and listening (it writes its files first), and
+  // an answer that fails at once (no token yet, connection refused) says nothing. Keep asking for a while
+  // before calling it unresponsive; if the lock comes free meanwhile, none runs.
+  const deadline = Date.now() + STARTING_GRACE_MS;
+  while (await isLockHeld(c.lock)) {
+    if (Date.now() > deadline) {
+      const read = readInstance(c.paths.instanceFile);
+      return { state: "unresponsive", instance: read.kind === "ok" ? read.info : null };
+    }
+    await sleep(100);
     const retry = await controlRequest<PrimaryStatus>(c, "status", 3000);
     if (retry) return { state: "running", status: retry };
-    const read = readInstance(c.paths.instanceFile);
-    return { state: "unresponsive", instance: read.kind === "ok" ? read.info : null };
   }
   return { state: "not-running", stale: await cleanStale(c) };
 }
