@@ -151,3 +151,118 @@ function killAll(bin: string): void {
 export function stopGateway(install: Install, home: string): void {
   run(install, home, ["stop"]);
 }
+
+// ---- Coordination helpers: the state dir, the kernel objects that decide who is primary, and status. ----
+// (Imports are hoisted; they sit here so this section can be appended without touching the one above.)
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+
+/** The state dir of a home, as the gateway resolves it. */
+export function stateDirOf(home: string): string {
+  return join(resolve(home), "mcp");
+}
+
+/** Paths of the files the primary keeps in the state dir. */
+export function stateFiles(home: string): { json: string; token: string; lock: string; log: string; config: string } {
+  const dir = stateDirOf(home);
+  return {
+    json: join(dir, "gateway.json"),
+    token: join(dir, "gateway.token"),
+    lock: join(dir, "gateway.lock"),
+    log: join(dir, "logs", "gateway.log"),
+    config: join(dir, "config.json"),
+  };
+}
+
+/** gateway.json parsed, or undefined when there is none. */
+export function readGatewayJson(home: string): Record<string, unknown> | undefined {
+  const file = stateFiles(home).json;
+  if (!existsSync(file)) return undefined;
+  return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
+}
+
+/** The Linux names (without the leading NUL) of a home's endpoint and lock: see src/coordination/identity.ts. */
+export function abstractNames(home: string): { endpoint: string; lock: string } {
+  const hash = createHash("sha256").update(stateDirOf(home)).digest("hex").slice(0, 16);
+  const endpoint = `claude-mpm-gateway-${process.getuid!()}-${hash}`;
+  return { endpoint, lock: `${endpoint}-lock` };
+}
+
+/**
+ * The address to bind or connect for an abstract name, NUL-padded to fill sun_path as the gateway does, so
+ * the test process reaches the binary's sockets whichever Node runs the tests (20 pads, 24 does not).
+ */
+export function abstractAddressOf(name: string): string {
+  return `\0${name}`.padEnd(108, "\0");
+}
+
+/** `status --json` of a home: its exit code and parsed output. */
+export function statusJson(install: Install, home: string): { code: number | null; json: Record<string, unknown> } {
+  const r = run(install, home, ["status", "--json"]);
+  return { code: r.status, json: JSON.parse(r.stdout) as Record<string, unknown> };
+}
+
+/**
+ * Pids of processes holding a listening Unix socket bound to the abstract name `@name`: the kernel's own
+ * record of who holds the lock or serves the endpoint, read from /proc/net/unix and each process's fds.
+ */
+export function listenersOf(name: string, pids: number[]): number[] {
+  const inodes = new Set<string>();
+  for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+    // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening).
+    const f = line.trim().split(/\s+/);
+    // The kernel shows an abstract name with "@" for NUL, the padding to the end of sun_path included.
+    if (f.length >= 8 && f[7]!.replace(/@+$/, "") === `@${name}` && (parseInt(f[3]!, 16) & 0x10000) !== 0) inodes.add(f[6]!);
+  }
+  if (inodes.size === 0) return [];
+  const holders: number[] = [];
+  for (const pid of pids) {
+    try {
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        const m = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
+        if (m && inodes.has(m[1]!)) {
+          holders.push(pid);
+          break;
+        }
+      }
+    } catch {
+      // exited while we looked
+    }
+  }
+  return holders;
+}
+
+/** True while a process with this pid exists and is not a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+/** Kills every process of this install (after a failed test, so the next one starts clean). */
+export function killProcessesOf(bin: string): void {
+  killAll(bin);
+}
+
+/** The pid of the primary serving `home`, as it answers `status` (a loser of a start race never answers). */
+export function servingPid(install: Install, home: string): number {
+  const r = run(install, home, ["status", "--json"]);
+  if (r.status !== 0) throw new Error(`status exited ${r.status}: ${r.stdout}${r.stderr}`);
+  return (JSON.parse(r.stdout) as { pid: number }).pid;
+}
+
+/**
+ * Waits until the live primaries of this install are exactly `pids`. A primary that lost the race for the
+ * lock exits at once, but on a loaded machine "at once" can take a moment to be seen.
+ */
+export async function expectPrimaries(bin: string, pids: number[], timeoutMs = 5000): Promise<void> {
+  const want = JSON.stringify([...pids].sort());
+  try {
+    await waitFor(`primaries to be ${want}`, () => JSON.stringify(primaries(bin).sort()) === want, timeoutMs);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}, got ${JSON.stringify(primaries(bin))}`, { cause: err });
+  }
+}

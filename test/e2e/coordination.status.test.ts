@@ -1,0 +1,368 @@
+// `status` as a user and a script meet it, stale files in every form, and the endpoint's door: the lock
+// decides what is live, never the pid in gateway.json, and no connection gets in without the token.
+import { after, afterEach, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { connect, createServer, type Server } from "node:net";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import {
+  abstractAddressOf,
+  abstractNames,
+  connectClient,
+  expectNoProcessLeft,
+  expectPrimaries,
+  installBinary,
+  killProcessesOf,
+  readGatewayJson,
+  run,
+  runAsync,
+  servingPid,
+  stateDirOf,
+  stateFiles,
+  statusJson,
+  stopGateway,
+  tempHome,
+  type Install,
+} from "./harness.js";
+
+const VERSION = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version;
+
+let install: Install;
+before(() => {
+  install = installBinary();
+});
+after(() => install.cleanup());
+// A failed test must not leave its processes to the next one.
+afterEach(() => killProcessesOf(install.bin));
+
+async function echoThrough(client: Client, message: string): Promise<void> {
+  const r = await client.callTool({ name: "echo", arguments: { message } });
+  assert.deepEqual(r.content, [{ type: "text", text: message }]);
+}
+
+/** A state dir holding only a leftover gateway.json with this content, as a crashed or foreign writer leaves it. */
+function homeWithStaleFile(content: string): string {
+  const home = tempHome();
+  mkdirSync(stateDirOf(home), { recursive: true, mode: 0o700 });
+  writeFileSync(stateFiles(home).json, content, { mode: 0o600 });
+  return home;
+}
+
+/** A full, well-formed record naming `pid`. */
+function record(pid: number): string {
+  return JSON.stringify({
+    pid,
+    gateway_name: "claude-mpm-gateway",
+    version: VERSION,
+    started_at: new Date(Date.now() - 60_000).toISOString(),
+    instance_id: "00000000-0000-4000-8000-000000000000",
+    host: "elsewhere",
+    endpoint: "@nowhere",
+    process_start_time: "1",
+    executable: "/nonexistent/claude-mpm-gateway",
+    config_path: "/nonexistent/config.json",
+    log_path: "/nonexistent/gateway.log",
+  });
+}
+
+/** A pid that surely names no process: one that has just exited and been reaped. */
+function deadPid(): number {
+  const r = spawnSync("/bin/true");
+  assert.ok(r.pid);
+  return r.pid;
+}
+
+describe("stale gateway.json", () => {
+  const forms: Array<[string, () => string, RegExp]> = [
+    ["naming a dead pid", () => record(deadPid()), /stale gateway\.json naming pid \d+/],
+    ["naming a live unrelated pid (this test's own)", () => record(process.pid), new RegExp(`stale gateway\\.json naming pid ${process.pid}\\b`)],
+    ["empty", () => "", /unusable gateway\.json \(empty file\)/],
+    ["garbage", () => "\u0000\u00ffnot json at all {{{", /unusable gateway\.json \(not valid JSON/],
+    ["half-written JSON", () => '{"pid": 12', /unusable gateway\.json \(not valid JSON/],
+  ];
+  for (const [name, content, note] of forms) {
+    test(`${name}: status exits 3, says it removed it, and it is gone (human and --json)`, async () => {
+      const human = homeWithStaleFile(content());
+      const r = run(install, human, ["status"]);
+      assert.equal(r.status, 3, r.stderr);
+      assert.match(r.stdout, /^○ claude-mpm-gateway - not running\n/);
+      assert.match(r.stdout, new RegExp(`note: removed ${note.source}`));
+      assert.equal(existsSync(stateFiles(human).json), false);
+      // Nothing left to say the second time.
+      const again = run(install, human, ["status"]);
+      assert.equal(again.status, 3);
+      assert.doesNotMatch(again.stdout, /note:/);
+
+      const scripted = homeWithStaleFile(content());
+      const { code, json } = statusJson(install, scripted);
+      assert.equal(code, 3);
+      assert.equal(json.running, false);
+      assert.equal(json.state, "not-running");
+      assert.ok(Array.isArray(json.cleaned) && json.cleaned.length === 1, JSON.stringify(json));
+      assert.match((json.cleaned as string[])[0]!, new RegExp(`^removed ${note.source}`));
+      assert.equal(existsSync(stateFiles(scripted).json), false);
+      await expectNoProcessLeft(install.bin);
+    });
+  }
+
+  test("a stale file does not stop a client from starting the gateway", async () => {
+    const home = homeWithStaleFile('{"pid": 12');
+    const { client } = await connectClient(install, home);
+    await echoThrough(client, "fresh start");
+    const info = readGatewayJson(home);
+    assert.equal(info?.pid, servingPid(install, home));
+    await expectPrimaries(install.bin, [info.pid as number]);
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+
+  test("a live primary's gateway.json is never deleted by status", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(install, home);
+    const before = readGatewayJson(home);
+    assert.ok(before);
+    for (let i = 0; i < 5; i++) {
+      const r = run(install, home, ["status"]);
+      assert.equal(r.status, 0);
+      assert.doesNotMatch(r.stdout, /note:|removed/);
+    }
+    assert.equal(readGatewayJson(home)?.instance_id, before.instance_id);
+    assert.ok(existsSync(stateFiles(home).token));
+    await echoThrough(client, "still served");
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+});
+
+describe("status exit codes and output", () => {
+  test("running: exit 0, systemctl-like summary; --status is the same; --json has the stable keys", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(install, home);
+    await echoThrough(client, "x");
+    const pid = servingPid(install, home);
+
+    const r = run(install, home, ["status"]);
+    assert.equal(r.status, 0);
+    assert.equal(r.stderr, "");
+    assert.match(r.stdout, /^● claude-mpm-gateway - running\n/);
+    assert.match(r.stdout, new RegExp(`\\bPID: ${pid}\\n`));
+    assert.match(r.stdout, /\bSessions: 1 connected\n/);
+    assert.match(r.stdout, new RegExp(`\\bVersion: ${VERSION.replace(/\./g, "\\.")}\\n`));
+    assert.match(r.stdout, /\bTools: 5: echo, calculator, system_info, health_check, document_summarizer\n/);
+    assert.match(r.stdout, new RegExp(`\\bEndpoint: @${abstractNames(home).endpoint}\\n`));
+    assert.ok(r.stdout.includes(`State dir: ${stateDirOf(home)}\n`));
+    assert.ok(r.stdout.includes(`Log: ${stateFiles(home).log}`));
+    assert.match(r.stdout, /\bStarted: \d{4}-\d\d-\d\dT[\d:.]+Z \(up \d+s\)\n/);
+
+    const flag = run(install, home, ["--status"]);
+    assert.equal(flag.status, 0);
+    // The same summary, up to the uptime, which may have ticked.
+    assert.equal(flag.stdout.replace(/\(up [^)]*\)/, ""), r.stdout.replace(/\(up [^)]*\)/, ""));
+
+    for (const args of [["status", "--json"], ["--status", "--json"]]) {
+      const j = run(install, home, args);
+      assert.equal(j.status, 0, args.join(" "));
+      const json = JSON.parse(j.stdout) as Record<string, unknown>;
+      for (const key of ["running", "state", "pid", "version", "started_at", "uptime_s", "sessions", "tools", "endpoint", "state_dir", "log_path"]) {
+        assert.ok(key in json, `${args.join(" ")}: ${key}`);
+      }
+      assert.equal(json.running, true);
+      assert.equal(json.state, "running");
+      assert.equal(json.pid, pid);
+      assert.equal(json.version, VERSION);
+      assert.equal(json.sessions, 1);
+      assert.deepEqual(json.tools, ["echo", "calculator", "system_info", "health_check", "document_summarizer"]);
+      assert.equal(typeof json.uptime_s, "number");
+      assert.equal(json.state_dir, stateDirOf(home));
+      assert.equal(json.log_path, stateFiles(home).log);
+      assert.equal(json.endpoint, `@${abstractNames(home).endpoint}`);
+    }
+    // A status request is not a session.
+    assert.equal(statusJson(install, home).json.sessions, 1);
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+
+  test("not running: exit 3 and says so, human, --status and --json", () => {
+    const home = tempHome();
+    const r = run(install, home, ["status"]);
+    assert.equal(r.status, 3);
+    assert.match(r.stdout, /^○ claude-mpm-gateway - not running\n/);
+    assert.doesNotMatch(r.stdout, /note:/);
+    assert.equal(run(install, home, ["--status"]).status, 3);
+    const { code, json } = statusJson(install, home);
+    assert.equal(code, 3);
+    assert.equal(json.running, false);
+    assert.equal(json.state, "not-running");
+    assert.deepEqual(json.cleaned, []);
+    const flagJson = run(install, home, ["--status", "--json"]);
+    assert.equal(flagJson.status, 3);
+    assert.equal((JSON.parse(flagJson.stdout) as { running: boolean }).running, false);
+  });
+
+  test("lock held but nothing answers: exit 4, and the holder's gateway.json is left alone", async () => {
+    const home = tempHome();
+    mkdirSync(stateDirOf(home), { recursive: true, mode: 0o700 });
+    // Another process (this test) holds the lock but serves no endpoint: a hung or foreign primary.
+    const holder: Server = createServer((s) => s.destroy());
+    await new Promise<void>((ok, fail) => {
+      holder.once("error", fail);
+      holder.listen(abstractAddressOf(abstractNames(home).lock), ok);
+    });
+    try {
+      writeFileSync(stateFiles(home).json, record(process.pid), { mode: 0o600 });
+      // Each waits a few seconds for an answer that never comes: run them side by side.
+      const [r, flag, j] = await Promise.all([
+        runAsync(install, home, ["status"]),
+        runAsync(install, home, ["--status"]),
+        runAsync(install, home, ["status", "--json"]),
+      ]);
+      assert.equal(r.status, 4, r.stdout + r.stderr);
+      assert.match(r.stdout, new RegExp(`^× claude-mpm-gateway - lock held but not answering \\(pid ${process.pid}\\)\\n`));
+      assert.match(r.stdout, new RegExp(`kill ${process.pid}`));
+      assert.equal(flag.status, 4);
+      assert.equal(flag.stdout, r.stdout);
+      assert.equal(j.status, 4);
+      const json = JSON.parse(j.stdout) as { running: boolean; state: string; instance: { pid: number } };
+      assert.equal(json.running, false);
+      assert.equal(json.state, "unresponsive");
+      assert.equal(json.instance.pid, process.pid);
+      // The lock is held: whatever holds it owns this file, and status must not touch it.
+      assert.equal(readGatewayJson(home)?.pid, process.pid);
+      // stop cannot stop what does not answer, and says so with the same code.
+      const stop = await runAsync(install, home, ["stop"]);
+      assert.equal(stop.status, 4);
+      assert.match(stop.stderr, /holds the lock but does not answer/);
+    } finally {
+      await new Promise<void>((r) => holder.close(() => r()));
+    }
+    // Released: now the same file is stale and status cleans it.
+    const r = run(install, home, ["status"]);
+    assert.equal(r.status, 3);
+    assert.match(r.stdout, /note: removed stale gateway\.json/);
+    await expectNoProcessLeft(install.bin);
+  });
+  test("a primary still starting (lock held, endpoint not yet up) is reported running, not unresponsive", async () => {
+    const home = tempHome();
+    const fake = await slowStartingPrimary(home, 700);
+    try {
+      const r = await runAsync(install, home, ["status", "--json"]);
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      const json = JSON.parse(r.stdout) as { running: boolean; pid: number };
+      assert.equal(json.running, true);
+      assert.equal(json.pid, process.pid);
+    } finally {
+      await fake.close();
+    }
+    await expectNoProcessLeft(install.bin);
+  });
+});
+
+/**
+ * A primary that has taken the lock but is not listening yet, as every primary is for a moment while it
+ * writes its files: it comes up after `delayMs` and answers one status request the way the real one does.
+ */
+async function slowStartingPrimary(home: string, delayMs: number): Promise<{ ready: Promise<void>; close(): Promise<void> }> {
+  mkdirSync(stateDirOf(home), { recursive: true, mode: 0o700 });
+  const names = abstractNames(home);
+  const lock = createServer((sock) => sock.destroy());
+  await new Promise<void>((ok, fail) => lock.once("error", fail).listen(abstractAddressOf(names.lock), ok));
+  const token = "ab".repeat(32);
+  const endpoint = createServer((sock) => {
+    let buf = "";
+    let welcomed = false;
+    sock.setEncoding("utf8");
+    sock.on("data", (d: string) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) !== -1) {
+        const line = JSON.parse(buf.slice(0, nl)) as { token?: string; op?: string };
+        buf = buf.slice(nl + 1);
+        if (!welcomed) {
+          // The hello: the token, then a welcome; the client sends its request only after the welcome.
+          if (line.token !== token) return void sock.destroy();
+          welcomed = true;
+          sock.write(JSON.stringify({ ok: true, pid: process.pid, instance_id: "slow" }) + "\n");
+        } else if (line.op === "status") {
+          sock.end(JSON.stringify({ ...JSON.parse(record(process.pid)), state_dir: stateDirOf(home), uptime_s: 0, sessions: 0, tools: [], downstream: [] }) + "\n");
+        }
+      }
+    });
+  });
+  const ready = new Promise<void>((ok) =>
+    setTimeout(() => {
+      writeFileSync(stateFiles(home).token, token + "\n", { mode: 0o600 });
+      endpoint.listen(abstractAddressOf(names.endpoint), ok);
+    }, delayMs),
+  );
+  const close = async () => {
+    await ready;
+    await Promise.all([lock, endpoint].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+  };
+  return { ready, close };
+}
+
+/** Connects to the endpoint with raw bytes; resolves with what came back once the primary closes it. */
+function knock(address: string, send: string): Promise<{ received: Buffer; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(address);
+    const chunks: Buffer[] = [];
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve({ received: Buffer.concat(chunks), closed: false });
+    }, 5000);
+    socket.on("data", (d: Buffer) => chunks.push(d));
+    socket.on("error", () => {}); // a reset counts as closed
+    socket.on("close", () => {
+      clearTimeout(timer);
+      resolve({ received: Buffer.concat(chunks), closed: true });
+    });
+    socket.once("connect", () => socket.write(send));
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "ECONNREFUSED" || err.code === "ENOENT") reject(err);
+    });
+  });
+}
+
+describe("the endpoint's door", () => {
+  test("no token or a wrong token: closed with not a byte sent back; the primary goes on serving", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(install, home);
+    await echoThrough(client, "before");
+    const endpoint = readGatewayJson(home)!.endpoint as string;
+    assert.match(endpoint, /^@/);
+    const address = abstractAddressOf(endpoint.slice(1));
+    const initialize = JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "intruder", version: "1" } } }) + "\n";
+    const token = readFileSync(stateFiles(home).token, "utf8").trim();
+    const wrong = token.replace(/^./, (c) => (c === "0" ? "1" : "0"));
+
+    const attempts: Array<[string, string]> = [
+      ["an MCP initialize without hello", initialize],
+      ["a hello with a wrong token", JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token: wrong }) + "\n" + initialize],
+      ["a hello with a short token", JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token: "0" }) + "\n" + initialize],
+      ["a hello with no kind", JSON.stringify({ claude_mpm_gateway: 1, token }) + "\n" + initialize],
+    ];
+    for (const [what, bytes] of attempts) {
+      const r = await knock(address, bytes);
+      assert.equal(r.closed, true, `${what}: closed`);
+      assert.equal(r.received.length, 0, `${what}: got ${JSON.stringify(r.received.toString())}`);
+    }
+    // The same door opens for the token: a welcome, then MCP.
+    const ok = await knock(address, JSON.stringify({ claude_mpm_gateway: 1, kind: "control", token }) + "\n" + JSON.stringify({ op: "status" }) + "\n");
+    const [welcome, status] = ok.received.toString().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(welcome?.ok, true);
+    assert.equal(status?.sessions, 1, "the refused connections never became sessions");
+
+    await echoThrough(client, "after");
+    const { client: other } = await connectClient(install, home);
+    await echoThrough(other, "a new client too");
+    await client.close();
+    await other.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+});
