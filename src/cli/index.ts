@@ -37,6 +37,10 @@ Environment:
 
 /** Parses argv (without node and script) and runs the command; resolves to the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
+  // stdout closed by its reader (`tools | head`, a client that quit): nothing left to say, and no crash.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(EXIT.OK);
+  });
   const cli = cac(GATEWAY_NAME);
   let action: Promise<number> | undefined;
   const set = (p: Promise<number>) => {

@@ -1,11 +1,12 @@
 import { closeSync, fstatSync, openSync, readSync, statfsSync } from "node:fs";
 import type { Socket } from "node:net";
+import { join } from "node:path";
 import { GatewayError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { connectEndpoint, endpointFor, type EndpointAddress } from "./endpoint.js";
 import { readToken, sendHello, type ConnectionKind, type Welcome } from "./handshake.js";
 import { identityFor } from "./identity.js";
-import { isLockHeld, lockPlan, type LockPlan } from "./lock.js";
+import { acquireLock, isLockHeld, lockPlan, type HeldLock, type LockPlan } from "./lock.js";
 import type { StatePaths } from "./paths.js";
 import { spawnPrimary, type SpawnedPrimary } from "./spawnPrimary.js";
 
@@ -15,13 +16,20 @@ const log = logger("client");
 export interface Coordinates {
   paths: StatePaths;
   lock: LockPlan;
+  /** Held while one client starts a primary. */
+  spawnGuard: LockPlan;
   endpoint: EndpointAddress;
 }
 
 /** The lock and endpoint of a state dir on this platform. */
 export function coordinatesFor(paths: StatePaths): Coordinates {
   const id = identityFor(paths.stateDir);
-  return { paths, lock: lockPlan(id, paths.lockFile), endpoint: endpointFor(id, paths.stateDir) };
+  return {
+    paths,
+    lock: lockPlan(id, paths.lockFile),
+    spawnGuard: lockPlan(id, join(paths.stateDir, "gateway.spawn.lock"), "spawn"),
+    endpoint: endpointFor(id, paths.stateDir),
+  };
 }
 
 /** An authenticated connection to the primary. */
@@ -72,29 +80,38 @@ export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Pr
   let delay = 10;
   let lastSpawn = 0;
   let spawned: SpawnedPrimary | undefined;
-  for (;;) {
-    const conn = await tryConnect(c, opts.kind);
-    if (conn) return conn;
-    if (opts.signal?.aborted) throw new GatewayError("PRIMARY_UNREACHABLE", "gave up reaching the primary");
-    // Spawn again only if the last one had time to take the lock and still no one holds it.
-    if (opts.spawn && Date.now() - lastSpawn > 2000 && !(await isLockHeld(c.lock))) {
-      spawned = spawnPrimary();
-      lastSpawn = Date.now();
+  let guard: HeldLock | null = null;
+  try {
+    for (;;) {
+      const conn = await tryConnect(c, opts.kind);
+      if (conn) return conn;
+      if (opts.signal?.aborted) throw new GatewayError("PRIMARY_UNREACHABLE", "gave up reaching the primary");
+      // Spawn again only if the last one had time to take the lock and still no one holds it; and only the
+      // client holding the spawn guard spawns: the others wait for the primary it starts.
+      if (opts.spawn && Date.now() - lastSpawn > 2000 && !(await isLockHeld(c.lock))) {
+        guard ??= await acquireLock(c.spawnGuard);
+        if (guard && !(await isLockHeld(c.lock))) {
+          spawned = spawnPrimary();
+          lastSpawn = Date.now();
+        }
+      }
+      if (spawned?.failed && !(await isLockHeld(c.lock))) {
+        // Waiting out the deadline would only delay the same answer: say why the primary could not start.
+        const why = lastLoggedError(c.paths.logFile) ?? diskFull(c.paths.stateDir);
+        throw new GatewayError("PRIMARY_UNREACHABLE", `${spawned.failed}${why ? `: ${why}` : ""}; see ${c.paths.logFile}`);
+      }
+      if (Date.now() + delay > deadline) {
+        throw new GatewayError(
+          "PRIMARY_UNREACHABLE",
+          `no gateway primary answered on ${c.endpoint.display} within ${Math.round((opts.deadlineMs ?? 10_000) / 1000)} s; see ${c.paths.logFile}`,
+        );
+      }
+      await sleep(delay);
+      // A primary is usually listening ~150 ms after spawn: poll finely rather than sleep past it.
+      delay = Math.min(delay * 2, 100);
     }
-    if (spawned?.failed && !(await isLockHeld(c.lock))) {
-      // Waiting out the deadline would only delay the same answer: say why the primary could not start.
-      const why = lastLoggedError(c.paths.logFile) ?? diskFull(c.paths.stateDir);
-      throw new GatewayError("PRIMARY_UNREACHABLE", `${spawned.failed}${why ? `: ${why}` : ""}; see ${c.paths.logFile}`);
-    }
-    if (Date.now() + delay > deadline) {
-      throw new GatewayError(
-        "PRIMARY_UNREACHABLE",
-        `no gateway primary answered on ${c.endpoint.display} within ${Math.round((opts.deadlineMs ?? 10_000) / 1000)} s; see ${c.paths.logFile}`,
-      );
-    }
-    await sleep(delay);
-    // A primary is usually listening ~150 ms after spawn: poll finely rather than sleep past it.
-    delay = Math.min(delay * 2, 100);
+  } finally {
+    await guard?.release();
   }
 }
 

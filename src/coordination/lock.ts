@@ -17,9 +17,13 @@ export type LockPlan =
 /** Darwin's O_EXLOCK: not exported by Node's fs.constants. */
 const DARWIN_O_EXLOCK = 0x20;
 
-/** Chooses the lock mechanism for a platform. */
-export function lockPlan(id: Identity, lockFile: string): LockPlan {
-  const name = `claude-mpm-gateway-${id.user}-${id.dirHash}-lock`;
+/**
+ * Chooses the lock mechanism for a platform. `role` names the lock: "lock" is the primary's; "spawn" is held
+ * by the one client that starts a primary, so a crowd of clients that lose their primary together does not
+ * start a crowd of primaries.
+ */
+export function lockPlan(id: Identity, lockFile: string, role: "lock" | "spawn" = "lock"): LockPlan {
+  const name = `claude-mpm-gateway-${id.user}-${id.dirHash}-${role}`;
   switch (id.platform) {
     case "linux":
       return { kind: "socket", address: abstractAddress(name), display: `abstract socket @${name}` };

@@ -61,7 +61,15 @@ export class LineTransport implements Transport {
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
-    this.write(message);
+    let line = JSON.stringify(message);
+    // The peer drops a frame over the limit, leaving its request unanswered: answer it with an error instead.
+    // (A string's length never exceeds its UTF-8 byte length, so the cheap test rules out most frames.)
+    if (line.length > MAX_LINE_BYTES / 3 && Buffer.byteLength(line) > MAX_LINE_BYTES) {
+      this.opts.onWarning?.(`dropped an outgoing frame of ${Buffer.byteLength(line)} bytes (limit ${MAX_LINE_BYTES})`);
+      if (!("id" in message) || message.id === undefined) return;
+      line = JSON.stringify({ jsonrpc: "2.0", id: message.id, error: { code: INTERNAL_ERROR, message: `the response exceeds the ${MAX_LINE_BYTES}-byte frame limit` } });
+    }
+    this.writeLine(line);
   }
 
   async close(): Promise<void> {
@@ -80,19 +88,9 @@ export class LineTransport implements Transport {
     return this.closed;
   }
 
-  private write(message: unknown): void {
+  private writeLine(line: string): void {
     if (this.closed) return;
     const { output } = this.opts;
-    let line = JSON.stringify(message);
-    const limit = this.opts.maxLineBytes ?? MAX_LINE_BYTES;
-    // A frame over the limit would be dropped by the peer, leaving its request unanswered: answer it with an
-    // error instead. (Length in UTF-16 units never exceeds the UTF-8 byte length by more than 3x.)
-    if (line.length * 3 > limit && Buffer.byteLength(line) > limit) {
-      const id = (message as { id?: unknown }).id;
-      this.opts.onWarning?.(`dropped an outgoing frame of ${Buffer.byteLength(line)} bytes (limit ${limit})`);
-      if (typeof id !== "string" && typeof id !== "number") return;
-      line = JSON.stringify({ jsonrpc: "2.0", id, error: { code: INTERNAL_ERROR, message: `the response exceeds the ${limit}-byte frame limit` } });
-    }
     output.write(line + "\n");
     if (output.writableLength > (this.opts.maxQueueBytes ?? MAX_QUEUE_BYTES)) {
       this.opts.onWarning?.(`peer stopped reading (${output.writableLength} bytes queued): session dropped`);
@@ -103,7 +101,7 @@ export class LineTransport implements Transport {
 
   private reject(id: string | number | null, code: number, message: string): void {
     this.opts.onWarning?.(message);
-    this.write({ jsonrpc: "2.0", id, error: { code, message } });
+    this.writeLine(JSON.stringify({ jsonrpc: "2.0", id, error: { code, message } }));
   }
 
   private receive(line: Buffer): void {
