@@ -188,17 +188,20 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     },
   };
 
-  /** A server's request goes to the most recent in-flight call to that server whose client can answer it. */
+  /**
+   * A server's request goes to the client of its most recent in-flight call. Over stdio the request names
+   * no call, so with calls of several sessions in flight at once this is a guess; it never falls back to an
+   * older call's client, which could hand one application's prompt to another.
+   */
   private async routeRequest(d: Downstream, request: ServerRequest, signal: AbortSignal): Promise<Result> {
     const need = request.method === "sampling/createMessage" ? "sampling" : request.method === "elicitation/create" ? "elicitation" : "roots";
-    const flights = this.flights.get(d.name) ?? [];
-    for (let i = flights.length - 1; i >= 0; i--) {
-      const origin = flights[i]!.origin;
-      if (origin?.clientCapabilities()?.[need]) return origin.request(request, signal);
-    }
+    const origin = this.flights.get(d.name)?.at(-1)?.origin;
+    if (origin?.clientCapabilities()?.[need]) return origin.request(request, signal);
     throw rpcError(
       ErrorCode.MethodNotFound,
-      `${request.method}: no client can answer for "${d.name}" (a server's requests go to the client whose call to it is in flight, if that client supports ${need})`,
+      origin
+        ? `${request.method}: the client calling "${d.name}" does not support ${need}`
+        : `${request.method}: no client can answer for "${d.name}" (a server's requests go to the client whose call to it is in flight, and none is)`,
     );
   }
 

@@ -236,7 +236,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
     const { client: plain } = await connectClient(install, home);
     const refused = await plain.callTool({ name: "flaky__sample", arguments: { prompt: "three" } });
     assert.equal(refused.isError, true);
-    assert.match(textOf(refused), /no client can answer/);
+    assert.match(textOf(refused), /the client calling "flaky" does not support sampling/);
     await plain.close();
   });
 
