@@ -44,7 +44,11 @@ export class Catalog {
       if (!s.running) continue;
       for (const t of s.tools) {
         const name = this.toolNames.exported(s.name, t.name);
-        if (name) this.tools.push({ ...t, name });
+        // The gateway does not offer MCP tasks (experimental): a tool that runs only as a task cannot be
+        // called through it, and no client should try task mode on the others.
+        if (!name || t.execution?.taskSupport === "required") continue;
+        const { execution: _execution, ...plain } = t;
+        this.tools.push({ ...plain, name });
       }
       for (const p of s.prompts) this.prompts.push({ ...p, name: this.promptNames.exported(s.name, p.name)! });
       for (const r of s.resources) {

@@ -24,6 +24,17 @@ describe("catalog", () => {
     assert.deepEqual(c.tool("a__x"), { server: "a", name: "x" });
   });
 
+  test("tools that run only as MCP tasks are left out; task hints are dropped from the others", () => {
+    const c = new Catalog(
+      [source("t", { tools: [{ ...tool("task_only"), execution: { taskSupport: "required" } }, { ...tool("either"), execution: { taskSupport: "optional" } }] })],
+      [],
+      new Map(),
+      new Set(),
+    );
+    assert.deepEqual(c.tools.map((t) => t.name), ["t__either"]);
+    assert.equal(c.tools[0]!.execution, undefined);
+  });
+
   test("a down server's last known tools keep their names, so a call can say it is down", () => {
     const known = new Map([["b", ["y"]]]);
     const c = new Catalog([source("b", { running: false })], [], known, new Set());
