@@ -57,7 +57,9 @@ export class Bridge {
   private initializedLine?: Buffer;
   /** The client's initialize reached some primary: a new one must be given it again. */
   private initialized = false;
+  /** The client closed its input: it sends no more, but still reads the answers to what it sent. */
   private ended = false;
+  private finished?: () => void;
   // The bridge's own frame limit is the primary's: a longer line is answered here, as the primary would.
   private readonly clientLines = new LineSplitter(
     (line) => this.fromClient(line),
@@ -66,19 +68,30 @@ export class Bridge {
 
   constructor(private readonly opts: BridgeOptions) {}
 
-  /** Pipes until the client closes its input; then closes the upstream and resolves. */
+  /** Pipes until the client closes its input and what it sent is answered; then closes the upstream and resolves. */
   run(): Promise<void> {
     const { input, output } = this.opts;
     output.on("drain", () => this.upstream?.resume());
     return new Promise((resolve) => {
+      this.finished = resolve;
       input.on("data", (chunk: Buffer) => this.clientLines.push(chunk));
       input.once("end", () => {
+        // `printf '<requests>' | claude-mpm-gateway` closes stdin at once: answer first, as --standalone does.
         this.ended = true;
-        this.upstream?.end();
-        resolve();
+        this.finishIfAnswered();
       });
       this.ensureConnected();
     });
+  }
+
+  /** After the client's EOF, ends the run once nothing it sent is queued or unanswered. */
+  private finishIfAnswered(): void {
+    if (!this.ended || this.pending.size || this.queue.length) return;
+    const up = this.upstream;
+    // Its close is the end asked for here, not a lost primary.
+    this.upstream = undefined;
+    up?.end();
+    this.finished?.();
   }
 
   private fromClient(line: Buffer): void {
@@ -117,6 +130,7 @@ export class Bridge {
       this.pending.delete(info.id);
     }
     this.toClient(line);
+    this.finishIfAnswered();
   }
 
   private toClient(line: Buffer): void {
@@ -125,7 +139,7 @@ export class Bridge {
   }
 
   private ensureConnected(): void {
-    if (this.upstream || this.connecting || this.ended) return;
+    if (this.upstream || this.connecting || (this.ended && !this.queue.length)) return;
     this.connecting = this.opts
       .connect()
       .then((up) => this.attach(up))
@@ -137,7 +151,7 @@ export class Bridge {
   }
 
   private attach(up: Duplex): void {
-    if (this.ended) {
+    if (this.ended && !this.queue.length) {
       up.end();
       return;
     }
@@ -175,13 +189,13 @@ export class Bridge {
     if (this.upstream !== up) return;
     this.upstream = undefined;
     this.ready = false;
-    if (this.ended) return;
     this.opts.onLog?.(`the gateway primary went away with ${this.pending.size} request(s) unanswered`);
     for (const id of this.pending) this.answerLost(id, "the gateway primary stopped before answering; retry the request");
     this.pending.clear();
     // Paused for backpressure against a primary that is gone: the client must be heard again.
     this.opts.input.resume();
     if (this.queue.length) this.ensureConnected();
+    this.finishIfAnswered();
   }
 
   private failQueued(reason: string): void {
@@ -191,6 +205,7 @@ export class Bridge {
     for (const { info } of queued) {
       if (info?.method && isId(info.id)) this.answerLost(info.id, `claude-mpm-gateway: ${reason}`);
     }
+    this.finishIfAnswered();
   }
 
   private answerLost(id: Id, message: string): void {
