@@ -2,7 +2,7 @@
 // flight, signals, and a bridge whose client dies without closing its stdin.
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -212,6 +212,27 @@ describe("bridge", () => {
       closeSync(writer);
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test("requests piped in with EOF are answered before it exits, as --standalone does (cold and warm)", async () => {
+    const home = tempHome();
+    const piped = [
+      { jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "pipe", version: "1" } } },
+      { jsonrpc: "2.0", method: "notifications/initialized" },
+      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "echo", arguments: { message: "piped" } } },
+    ]
+      .map((m) => JSON.stringify(m) + "\n")
+      .join("");
+    for (const [mode, args] of [["cold", []], ["warm", []], ["standalone", ["--standalone"]]] as const) {
+      // `printf '...' | claude-mpm-gateway`: everything written at once, then EOF.
+      const r = spawnSync(install.bin, args, { input: piped, env: gatewayEnv(install, home), encoding: "utf8", timeout: 20_000 });
+      assert.equal(r.status, 0, `${mode}: ${r.stderr}`);
+      const answers = r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { id: number; result?: { content?: unknown } });
+      assert.deepEqual(answers.map((a) => a.id), [0, 1], `${mode}: ${r.stdout}`);
+      assert.deepEqual(answers[1]!.result?.content, [{ type: "text", text: "piped" }], mode);
+    }
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
   });
 
   test("exits with 0 within a second of its stdin closing, and the primary then lingers out", async () => {

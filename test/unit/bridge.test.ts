@@ -334,6 +334,57 @@ describe("Bridge", () => {
     assert.deepEqual(warnings.map((w) => w.name), []);
   });
 
+  test("EOF with a request in flight: its answer still reaches the client, then the run ends", async () => {
+    const r = rig();
+    await settle();
+    await handshake(r);
+    const p = r.primaries[0]!;
+    let finished = false;
+    void r.done.then(() => (finished = true));
+    r.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow" } });
+    r.input.end();
+    await settle();
+    assert.equal(finished, false, "still waiting for the answer");
+    assert.deepEqual(p.got.at(-1), { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow" } });
+    p.send({ jsonrpc: "2.0", id: 1, result: { content: [] } });
+    await r.done;
+    assert.deepEqual(r.seen.at(-1), { jsonrpc: "2.0", id: 1, result: { content: [] } });
+    await settle();
+    assert.equal(p.fromBridge.readableEnded, true, "the session is closed once answered");
+  });
+
+  test("EOF before the primary is reached: what the client sent is delivered and answered", async () => {
+    let release!: (p: FakePrimary) => void;
+    const r = rig({ next: () => new Promise<FakePrimary>((res) => (release = res)) });
+    r.send(INIT);
+    r.send(INITIALIZED);
+    r.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    r.input.end();
+    await settle();
+    const p = new FakePrimary();
+    release(p);
+    await settle();
+    assert.deepEqual(p.got.map((m) => m.id ?? m.method), [0, "notifications/initialized", 1]);
+    p.send({ jsonrpc: "2.0", id: 0, result: INIT_RESULT });
+    p.send({ jsonrpc: "2.0", id: 1, result: { tools: [] } });
+    await r.done;
+    assert.deepEqual(r.seen.map((m) => m.id), [0, 1]);
+  });
+
+  test("EOF, then the primary dies: the request gets its error and the run ends, with no reconnect", async () => {
+    const r = rig();
+    await settle();
+    await handshake(r);
+    r.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow" } });
+    r.input.end();
+    await settle();
+    r.primaries[0]!.kill();
+    await r.done;
+    assert.equal((r.seen.at(-1)!.error as { code: number }).code, PRIMARY_LOST);
+    assert.equal(r.seen.at(-1)!.id, 1);
+    assert.equal(r.connects, 1);
+  });
+
   test("the client closing stdin ends the run and the primary connection; no reconnect afterwards", async () => {
     const r = rig();
     await settle();
