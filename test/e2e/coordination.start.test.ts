@@ -3,6 +3,7 @@
 // files are private.
 import { after, afterEach, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -13,6 +14,7 @@ import {
   installBinary,
   killProcessesOf,
   expectPrimaries,
+  gatewayEnv,
   isAlive,
   listenersOf,
   primaries,
@@ -121,6 +123,28 @@ describe("exactly one primary", () => {
   // at once, which is the machine, not the gateway, and would be a third of the suite's time.
   test("50 clients started at once: same", { timeout: 120_000, skip: !process.env.CMG_E2E_50 && "set CMG_E2E_50=1 to run" }, async (t) => {
     await concurrentStart(t, 50);
+  });
+
+  test("10 primaries launched at once: the lock picks one, the nine others exit 0 without touching its files", async () => {
+    const home = tempHome();
+    const names = abstractNames(home);
+    const losers: Array<{ pid: number; code: number | null }> = [];
+    for (let i = 0; i < 10; i++) {
+      const child = spawn(install.bin, ["--primary"], { env: gatewayEnv(install, home), stdio: "ignore" });
+      child.once("exit", (code) => losers.push({ pid: child.pid!, code }));
+    }
+    // The winner serves (and lingers); the losers exit as soon as they find the lock taken. Ten processes
+    // starting at once on a loaded 2-CPU machine take seconds to get that far: the bound is generous.
+    await waitFor("nine primaries to exit", () => losers.length >= 9, 30_000);
+    await sleep(300);
+    assert.equal(losers.length, 9, JSON.stringify(losers));
+    for (const l of losers) assert.equal(l.code, 0);
+    const pid = servingPid(install, home);
+    assert.deepEqual(listenersOf(names.lock, primaries(install.bin)), [pid]);
+    assert.equal(readGatewayJson(home)?.pid, pid, "no loser overwrote gateway.json");
+    assert.ok(!losers.some((l) => l.pid === pid));
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
   });
 
   test("after kill -9 of the primary the next client is served at once, no stale-lock wait", async () => {
