@@ -73,15 +73,19 @@ describe("workflow shape", () => {
     }
   });
 
-  test("CI lints and runs every test on Linux, macOS and Windows", () => {
+  test("CI lints on Linux, macOS and Windows; every test on Linux; unit tests and a smoke test elsewhere", () => {
     const ci = load(CI);
     assert.deepEqual(Object.keys(ci.on).sort(), ["pull_request", "push"]);
     const job = ci.jobs.test!;
     assert.deepEqual(job.strategy?.matrix.os, ["ubuntu-latest", "macos-latest", "windows-latest"]);
-    assert.deepEqual(
-      job.steps.filter((s) => s.run).map((s) => s.run),
-      ["npm ci", "npm run lint", "npm test"],
-    );
+    const runs = job.steps.filter((s) => s.run).map((s) => [s.if ?? "always", s.run]);
+    assert.deepEqual(runs.slice(0, 3), [
+      ["always", "npm ci"],
+      ["always", "npm run lint"],
+      ["runner.os == 'Linux'", "npm test"],
+    ]);
+    assert.deepEqual(runs[3], ["runner.os != 'Linux'", "npm run test:unit"]);
+    assert.match(String(runs[4]?.[1]), /^node build\.mjs && node scripts\/smoke\.mjs dist\/claude-mpm-gateway/);
     assert.deepEqual(ci.permissions, { contents: "read" });
   });
 
