@@ -90,7 +90,14 @@ async function waitForLockFree(c: Coordinates, timeoutMs: number): Promise<boole
 
 /** Asks the primary to stop and waits (bounded) until it has released the lock; returns its pid or null. */
 async function stopPrimary(c: Coordinates): Promise<number | null> {
-  const answer = await controlRequest<{ ok: boolean; pid: number }>(c, "stop");
+  let answer = await controlRequest<{ ok: boolean; pid: number }>(c, "stop");
+  // A primary between taking the lock and listening answers within moments (as in `status`): ask again
+  // while the lock stays held before calling it unresponsive.
+  const deadline = Date.now() + 3000;
+  while (!answer?.ok && Date.now() < deadline && (await isLockHeld(c.lock))) {
+    await sleep(100);
+    answer = await controlRequest<{ ok: boolean; pid: number }>(c, "stop");
+  }
   if (!answer?.ok) {
     if (await isLockHeld(c.lock)) {
       throw new GatewayError("PRIMARY_UNRESPONSIVE", "the primary holds the lock but does not answer; see `claude-mpm-gateway status`");
