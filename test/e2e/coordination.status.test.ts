@@ -246,6 +246,18 @@ describe("status exit codes and output", () => {
     assert.match(r.stdout, /note: removed stale gateway\.json/);
     await expectNoProcessLeft(install.bin);
   });
+  test("stop waits for a primary still starting instead of calling it unresponsive", async () => {
+    const home = tempHome();
+    const fake = await slowStartingPrimary(home, 700);
+    try {
+      const r = await runAsync(install, home, ["stop"]);
+      assert.deepEqual(r, { status: 0, stdout: `claude-mpm-gateway stopped (pid ${process.pid})\n`, stderr: "" });
+    } finally {
+      await fake.close();
+    }
+    await expectNoProcessLeft(install.bin);
+  });
+
   test("a primary still starting (lock held, endpoint not yet up) is reported running, not unresponsive", async () => {
     const home = tempHome();
     const fake = await slowStartingPrimary(home, 700);
@@ -289,6 +301,9 @@ async function slowStartingPrimary(home: string, delayMs: number): Promise<{ rea
           sock.write(JSON.stringify({ ok: true, pid: process.pid, instance_id: "slow" }) + "\n");
         } else if (line.op === "status") {
           sock.end(JSON.stringify({ ...JSON.parse(record(process.pid)), state_dir: stateDirOf(home), uptime_s: 0, sessions: 0, tools: [], downstream: [] }) + "\n");
+        } else if (line.op === "stop") {
+          sock.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
+          void close();
         }
       }
     });
@@ -299,10 +314,11 @@ async function slowStartingPrimary(home: string, delayMs: number): Promise<{ rea
       endpoint.listen(abstractAddressOf(names.endpoint), ok);
     }, delayMs),
   );
-  const close = async () => {
-    await ready;
-    await Promise.all([lock, endpoint].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
-  };
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= ready.then(async () => {
+      await Promise.all([lock, endpoint].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+    }));
   return { ready, close };
 }
 
