@@ -4,7 +4,7 @@
 import { after, afterEach, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
@@ -281,5 +281,18 @@ describe("files", () => {
     stopGateway(install, home);
     await expectNoProcessLeft(install.bin);
     assert.equal(processesOf(install.bin).length, 0);
+  });
+
+  test("a clean shutdown removes gateway.json only if it is still its own", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(install, home);
+    await echoThrough(client, "x");
+    const files = stateFiles(home);
+    const foreign = { ...readGatewayJson(home)!, instance_id: "11111111-1111-4111-8111-111111111111", pid: 1 };
+    writeFileSync(files.json, JSON.stringify(foreign));
+    await client.close();
+    assert.equal(run(install, home, ["stop"]).status, 0);
+    assert.deepEqual(readGatewayJson(home), foreign, "another instance's record is left alone");
+    await expectNoProcessLeft(install.bin);
   });
 });

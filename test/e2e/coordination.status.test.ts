@@ -199,6 +199,7 @@ describe("status exit codes and output", () => {
     assert.equal(json.running, false);
     assert.equal(json.state, "not-running");
     assert.deepEqual(json.cleaned, []);
+    assert.equal(existsSync(stateDirOf(home)), false, "asking leaves no state dir behind");
     const flagJson = run(install, home, ["--status", "--json"]);
     assert.equal(flagJson.status, 3);
     assert.equal((JSON.parse(flagJson.stdout) as { running: boolean }).running, false);
@@ -362,11 +363,16 @@ describe("the endpoint's door", () => {
       ["a hello with a short token", JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token: "0" }) + "\n" + initialize],
       ["a hello with no kind", JSON.stringify({ claude_mpm_gateway: 1, token }) + "\n" + initialize],
     ];
+    attempts.push(["a hello line longer than any hello, never ended", "x".repeat(4096)]);
     for (const [what, bytes] of attempts) {
       const r = await knock(address, bytes);
       assert.equal(r.closed, true, `${what}: closed`);
       assert.equal(r.received.length, 0, `${what}: got ${JSON.stringify(r.received.toString())}`);
     }
+    // A connection that says nothing is not kept open for long (the hello has a time limit).
+    const silent = await knock(address, "");
+    assert.equal(silent.closed, true, "a silent connection is closed");
+    assert.equal(silent.received.length, 0);
     // The same door opens for the token: a welcome, then MCP.
     const ok = await knock(address, JSON.stringify({ claude_mpm_gateway: 1, kind: "control", token }) + "\n" + JSON.stringify({ op: "status" }) + "\n");
     const [welcome, status] = ok.received.toString().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
