@@ -110,9 +110,10 @@ export class Downstream {
     private readonly timing: Timing = DEFAULT_TIMING,
   ) {}
 
-  /** The client of the running server, or undefined when it is not running. */
+  /** The client of the running server, or undefined when it is not running (or its connection just closed). */
   get client(): Client | undefined {
-    return this.state === "running" ? this.conn?.client : undefined;
+    const client = this.state === "running" ? this.conn?.client : undefined;
+    return client?.transport ? client : undefined;
   }
 
   /** Starts the lifecycle (a disabled server only reports itself). */
@@ -201,13 +202,14 @@ export class Downstream {
       ? this.timing.crashLoopRetryMs
       : Math.min(this.timing.backoffBaseMs * 2 ** (this.failures - 1), this.timing.backoffMaxMs);
     log.warn(`${this.name}: ${why}; ${crashLoop ? "crash loop, " : ""}restarting in ${delay} ms (failure ${this.failures})`);
+    // State first, then the timer: whoever watches the state sees the whole wait, never less.
+    this.setState(crashLoop ? "crash-loop" : "backoff");
     this.timer = setTimeout(() => {
       if (next !== this.epoch) return;
       this.restarts++;
       this.launching = this.launch();
     }, delay);
     this.timer.unref();
-    this.setState(crashLoop ? "crash-loop" : "backoff");
   }
 
   /** One health check: up to `pingFailures` pings in a row, each bounded; all missed means restart. */
