@@ -113,7 +113,7 @@ describe("aggregation of the reference servers", () => {
     await client.subscribeResource({ uri });
     // The reference server sends an update to its subscribers when this is toggled on.
     await client.callTool({ name: "everything__toggle-subscriber-updates", arguments: {} });
-    await waitFor("resources/updated", () => got.includes(uri), 5000);
+    await waitFor("resources/updated", () => got.includes(uri), 15_000);
     await sleep(200);
     assert.deepEqual(otherGot, []);
     await client.unsubscribeResource({ uri });
@@ -185,11 +185,11 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
     const before = Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
     assert.equal(textOf(await client.callTool({ name: "flaky__crash", arguments: { code: 7 } })), "crashing");
-    await waitForTools(client, "flaky tools to vanish", (n) => !n.includes("flaky__pid"), 5000);
+    await waitForTools(client, "flaky tools to vanish", (n) => !n.includes("flaky__pid"), 15_000);
     const down = await client.callTool({ name: "flaky__pid", arguments: {} });
     assert.equal(down.isError, true);
-    assert.match(textOf(down), /server "flaky" is down \(backoff: exited with code 7/);
-    await waitForTools(client, "flaky tools to return", (n) => n.includes("flaky__pid"), 10_000);
+    assert.match(textOf(down), /server "flaky" is down \((backoff|starting): exited with code 7/);
+    await waitForTools(client, "flaky tools to return", (n) => n.includes("flaky__pid"), 30_000);
     const after = Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
     assert.notEqual(after, before);
     assert.ok(changes >= 2, `list_changed received ${changes} times`);
@@ -202,16 +202,21 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
     const r = await client.callTool({ name: "flaky__crash", arguments: { during: true, code: 9 } });
     assert.equal(r.isError, true);
     assert.match(textOf(r), /server "flaky" failed during flaky__crash/);
-    await waitForTools(client, "flaky tools to return", (n) => n.includes("flaky__pid"), 10_000);
+    // The call fails the moment the pipe closes; the restart follows the exit (a few ms later).
+    await waitFor("the restart", () => downstreamStatus(install, home)[0]?.restarts === 2, 30_000);
+    await waitForTools(client, "flaky tools to return", (n) => n.includes("flaky__pid"), 30_000);
   });
 
   test("a client's cancel reaches the downstream server", async () => {
     const abort = new AbortController();
     const call = client.callTool({ name: "flaky__hang", arguments: { tag: "cancel-me" } }, undefined, { signal: abort.signal });
-    await sleep(300);
+    let early: unknown;
+    call.then((r) => (early = r), (e: unknown) => (early = e));
+    await waitFor("the call to reach the fixture", () => early !== undefined || fixtureLines(fixture, "hanging").includes("cancel-me"), 20_000);
+    assert.equal(early, undefined, `the call ended before it was cancelled: ${JSON.stringify(early)} ${String(early)}`);
     abort.abort("user gave up");
     await assert.rejects(call);
-    await waitFor("the fixture to see the cancellation", () => fixtureLines(fixture, "cancelled").includes("cancel-me"), 5000);
+    await waitFor("the fixture to see the cancellation", () => fixtureLines(fixture, "cancelled").includes("cancel-me"), 15_000);
   });
 
   test("progress comes back under the client's own token", async () => {
@@ -246,7 +251,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
     await client.setLoggingLevel("info");
     await client.callTool({ name: "flaky__log", arguments: { message: "hello log", level: "info" } });
     await client.callTool({ name: "flaky__log", arguments: { message: "too chatty", level: "debug" } });
-    await waitFor("the log message", () => got.some((g) => g.data === "hello log"), 5000);
+    await waitFor("the log message", () => got.some((g) => g.data === "hello log"), 15_000);
     assert.equal(got.find((g) => g.data === "hello log")!.logger, "flaky/fixture");
     assert.ok(!got.some((g) => g.data === "too chatty"));
   });
@@ -267,7 +272,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
     const grandchild = Number(textOf(await client.callTool({ name: "flaky__grandchild", arguments: {} })));
     assert.ok(alive(pid) && alive(grandchild));
     stopGateway(install, home);
-    await waitFor("the fixture and its child to exit", () => !alive(pid) && !alive(grandchild), 8000);
+    await waitFor("the fixture and its child to exit", () => !alive(pid) && !alive(grandchild), 15_000);
   });
 });
 
@@ -287,19 +292,19 @@ describe("hot reload of config.json", () => {
     let changes = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
     writeConfig(home, { memory: SERVERS.memory(), flaky: SERVERS.flaky(fixture) });
-    await waitFor("tools/list_changed", () => changes > 0, 10_000);
+    await waitFor("tools/list_changed", () => changes > 0, 30_000);
     await waitForTools(client, "flaky tools", (n) => n.includes("flaky__pid") && n.includes("memory__read_graph"));
     assert.equal(downstreamStatus(install, home).find((l) => l.name === "memory")!.pid, memoryPid);
 
     // An invalid edit changes nothing and the log says why.
     writeConfig(home, { memory: SERVERS.memory(), broken: { args: ["x"] } });
-    await waitFor("the log to explain", () => /config not applied.*config\.json: \$\.mcpServers\.broken: needs a "command"/.test(logText(home)), 10_000);
+    await waitFor("the log to explain", () => /config not applied.*config\.json: \$\.mcpServers\.broken: needs a "command"/.test(logText(home)), 30_000);
     const still = (await client.listTools()).tools.map((t) => t.name);
     assert.ok(still.includes("flaky__pid") && still.includes("memory__read_graph"));
 
     // Removing a server removes its tools.
     writeConfig(home, { memory: SERVERS.memory() });
-    await waitForTools(client, "flaky tools to go", (n) => !n.includes("flaky__pid"), 10_000);
+    await waitForTools(client, "flaky tools to go", (n) => !n.includes("flaky__pid"), 30_000);
     assert.deepEqual(downstreamStatus(install, home).map((l) => l.name), ["memory"]);
     await client.close();
   });
@@ -313,9 +318,9 @@ describe("health checks, crash loops, remote servers, --standalone", () => {
     const { client } = await connectClient(install, home, [], { CLAUDE_MPM_GATEWAY_PING_MS: "300" });
     await waitForTools(client, "flaky tools", (n) => n.includes("flaky__pid"));
     await client.callTool({ name: "flaky__freeze", arguments: { ms: 20_000 } });
-    await waitFor("a restart after missed pings", () => downstreamStatus(install, home)[0]?.restarts === 1, 10_000);
+    await waitFor("a restart after missed pings", () => (downstreamStatus(install, home)[0]?.restarts ?? 0) >= 1, 30_000);
     assert.match(downstreamStatus(install, home)[0]!.last_error!, /not answering pings/);
-    await waitForTools(client, "flaky tools to return", (n) => n.includes("flaky__pid"), 10_000);
+    await waitForTools(client, "flaky tools to return", (n) => n.includes("flaky__pid"), 30_000);
     await client.close();
     stopGateway(install, home);
   });
@@ -326,7 +331,7 @@ describe("health checks, crash loops, remote servers, --standalone", () => {
     writeConfig(home, { doomed: SERVERS.flaky(fixture, { FLAKY_EXIT_AT_START: "1" }) });
     // Backoff 0.1 + 0.2 + 0.4 + 0.8 s between the five attempts (the product's base is 1 s).
     const { client } = await connectClient(install, home, [], { CLAUDE_MPM_GATEWAY_BACKOFF_MS: "100" });
-    await waitFor("crash-loop", () => downstreamStatus(install, home)[0]?.state === "crash-loop", 15_000);
+    await waitFor("crash-loop", () => downstreamStatus(install, home)[0]?.state === "crash-loop", 40_000);
     const [line] = downstreamStatus(install, home);
     assert.equal(line!.restarts, 4);
     assert.match(line!.last_error!, /exited with code 3: flaky: exiting at start as asked/);

@@ -46,7 +46,7 @@ export function logText(home: string): string {
 }
 
 /** Polls tools/list until `check` accepts it; returns that list. */
-export async function waitForTools(client: Client, what: string, check: (names: string[]) => boolean, timeoutMs = 15_000): Promise<Tool[]> {
+export async function waitForTools(client: Client, what: string, check: (names: string[]) => boolean, timeoutMs = 30_000): Promise<Tool[]> {
   let tools: Tool[] = [];
   await waitFor(
     what,
