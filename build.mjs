@@ -93,9 +93,9 @@ function fetchNode(name, version, exe) {
   return bin;
 }
 
-async function bundle(outfile) {
+async function bundle(outfile, entry = "main.ts") {
   await build({
-    entryPoints: [join(root, "src", "main.ts")],
+    entryPoints: [join(root, "src", entry)],
     outfile,
     bundle: true,
     platform: "node",
@@ -116,6 +116,8 @@ async function main() {
   const workDir = shared ? distDir : mkdtempSync(join(tmpdir(), `cmg-build-${target}-`));
   try {
     await buildInto(workDir);
+    // The programmatic API (package.json "main"): the seed's functions for scripts, one self-contained file.
+    if (shared) await bundle(join(distDir, "index.cjs"), "api.ts");
   } finally {
     if (!shared) rmSync(workDir, { recursive: true, force: true });
   }

@@ -67,6 +67,8 @@ export interface ConnectOptions {
   deadlineMs?: number;
   /** Stop trying early. */
   signal?: AbortSignal;
+  /** The gateway program to start (default: this very program). */
+  program?: { command: string; args: string[]; env?: NodeJS.ProcessEnv };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -91,7 +93,7 @@ export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Pr
       if (opts.spawn && Date.now() - lastSpawn > 2000 && !(await isLockHeld(c.lock))) {
         guard ??= await acquireLock(c.spawnGuard);
         if (guard && !(await isLockHeld(c.lock))) {
-          spawned = spawnPrimary();
+          spawned = spawnPrimary(opts.program);
           lastSpawn = Date.now();
         }
       }

@@ -28,15 +28,15 @@ export interface SpawnedPrimary {
  * Starts a primary detached from the caller (own session / process group, no stdio, hidden on Windows), so
  * it outlives the client that caused it and the client's process group signals never reach it.
  */
-export function spawnPrimary(): SpawnedPrimary {
-  const { command, args } = selfCommand();
+export function spawnPrimary(program: { command: string; args: string[]; env?: NodeJS.ProcessEnv } = selfCommand()): SpawnedPrimary {
+  const { command, args } = program;
   const child = spawn(command, [...args, "--primary"], {
     // Not the client's cwd: a long-lived process must not pin a project folder or an unmounted drive.
     cwd: homedir(),
     detached: true,
     stdio: "ignore",
     windowsHide: true,
-    env: process.env,
+    env: program.env ?? process.env,
   });
   const spawned: SpawnedPrimary = { pid: child.pid };
   child.on("error", (err) => {
