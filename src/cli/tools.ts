@@ -2,17 +2,23 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { GatewayError } from "../errors.js";
 import { EXIT } from "./exitCodes.js";
+import { openToolSource, type ToolSource } from "./toolSource.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
-async function registry(paths: StatePaths) {
-  const { createRegistry } = await import("../gateway/runtime.js");
-  return createRegistry("cli", paths);
+/** Runs `fn` against the gateway's tools and always releases what serving them took. */
+async function withTools<T>(paths: StatePaths, fn: (source: ToolSource) => Promise<T>): Promise<T> {
+  const source = await openToolSource(paths);
+  try {
+    return await fn(source);
+  } finally {
+    await source.close();
+  }
 }
 
 /** `tools [--json] [--verbose]`: every tool the gateway serves. */
 export async function toolsCommand(paths: StatePaths, opts: { json?: boolean; verbose?: boolean }): Promise<number> {
-  const tools = (await registry(paths)).list();
+  const tools = await withTools(paths, (source) => source.list());
   if (opts.json) {
     const shown = opts.verbose ? tools : tools.map(({ name, title, description }) => ({ name, title, description }));
     out(JSON.stringify(shown, null, 2));
@@ -53,11 +59,12 @@ export async function testCommand(paths: StatePaths, tool: string, rawArgs: stri
     }
     args = parsed as Record<string, unknown>;
   }
-  const reg = await registry(paths);
-  if (!reg.names().includes(tool)) {
-    throw new GatewayError("TOOL_NOT_FOUND", `unknown tool "${tool}"; run "claude-mpm-gateway tools" to list them`);
-  }
-  const result = await reg.call(tool, args, new AbortController().signal);
+  const result = await withTools(paths, async (source) => {
+    if (!(await source.list()).some((t) => t.name === tool)) {
+      throw new GatewayError("TOOL_NOT_FOUND", `unknown tool "${tool}"; run "claude-mpm-gateway tools" to list them`);
+    }
+    return source.call(tool, args);
+  });
   if (opts.json) out(JSON.stringify(result, null, 2));
   else if (!result.isError) out(renderContent(result));
   if (result.isError) {

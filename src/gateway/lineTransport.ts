@@ -58,6 +58,8 @@ export class LineTransport implements Transport {
     input.once("close", this.onEnd);
     input.on("error", this.onStreamError);
     output.on("error", this.onStreamError);
+    // A socket handed over after the hello is left paused; a 'data' listener alone does not resume it.
+    input.resume();
   }
 
   async send(message: JSONRPCMessage): Promise<void> {
