@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createHash } from "node:crypto";
+import { sendHello } from "../src/coordination/handshake.js";
 import { fmt, INIT, LineProc, machine, median, quantile, writeSection } from "./lib.js";
 
 const KILLS = Number(process.env.BENCH_KILLS ?? 15);
@@ -53,9 +54,10 @@ async function slowReaderPeak(): Promise<{ peakMiB: number; baseMiB: number }> {
   const token = readFileSync(join(stateDir, "gateway.token"), "utf8").trim();
   const hash = createHash("sha256").update(stateDir).digest("hex").slice(0, 16);
   const s = connect(`\0claude-mpm-gateway-${process.getuid!()}-${hash}`.padEnd(108, "\0"));
-  s.pause();
   s.on("error", () => {});
-  s.write(JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token }) + "\n");
+  await new Promise((r) => s.once("connect", r));
+  await sendHello(s, token, "session");
+  s.pause();
   const big = "x".repeat(90_000);
   for (let i = 0; i < 1500; i++) {
     s.write(JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "echo", arguments: { message: big } } }) + "\n");

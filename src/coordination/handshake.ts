@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync, unlinkSync } from "node:fs";
 import type { Socket } from "node:net";
 import { GatewayError } from "../errors.js";
@@ -81,49 +81,100 @@ function readLine(socket: Socket, timeoutMs: number): Promise<string> {
     socket.on("data", onData);
     socket.once("close", onClose);
     socket.once("error", onError);
+    // The previous line's reader left the socket paused (and may have pushed bytes back): flow again.
+    socket.resume();
   });
 }
 
-function tokensEqual(a: string, b: string): boolean {
+/** The handshake's protocol version, in every hello. */
+const PROTOCOL = 2;
+
+/** Proof of holding the token for one nonce; the role keeps a primary's proof from serving as a client's. */
+export function proofFor(token: string, role: "primary" | "client", nonce: string): string {
+  return createHmac("sha256", token).update(`${role}:${nonce}`).digest("hex");
+}
+
+function proofsEqual(a: unknown, b: string): boolean {
+  if (typeof a !== "string") return false;
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Primary side: accepts a connection only if its first line carries the token; else destroys it unread. */
-export async function acceptHello(socket: Socket, token: string, welcome: Welcome): Promise<ConnectionKind> {
-  let line: string;
+function parse(line: string): Record<string, unknown> {
   try {
-    line = await readLine(socket, HELLO_TIMEOUT_MS);
-  } catch (err) {
-    socket.destroy();
-    throw new GatewayError("AUTH_FAILED", (err as Error).message);
-  }
-  let hello: { token?: unknown; kind?: unknown };
-  try {
-    hello = JSON.parse(line);
+    const v = JSON.parse(line) as unknown;
+    return v && typeof v === "object" ? (v as Record<string, unknown>) : {};
   } catch {
-    hello = {};
+    return {};
   }
-  if (typeof hello.token !== "string" || !tokensEqual(hello.token, token) || (hello.kind !== "session" && hello.kind !== "control")) {
-    socket.destroy();
-    throw new GatewayError("AUTH_FAILED", "connection refused: missing or wrong token");
-  }
-  socket.write(JSON.stringify(welcome) + "\n");
-  return hello.kind;
 }
 
-/** Client side: presents the token and waits for the primary's welcome. */
-export async function sendHello(socket: Socket, token: string, kind: ConnectionKind, timeoutMs = HELLO_TIMEOUT_MS): Promise<Welcome> {
-  socket.write(JSON.stringify({ claude_mpm_gateway: 1, kind, token }) + "\n");
-  let line: string;
-  try {
-    line = await readLine(socket, timeoutMs);
-  } catch (err) {
+const nonce = () => randomBytes(16).toString("hex");
+
+/*
+ * Mutual proof of the token, which never crosses the wire: on Linux and Windows the endpoint's name can be
+ * seen by other local users, and one who binds it while no primary runs must learn nothing from a client.
+ *   client → {claude_mpm_gateway: 2, kind, nonce: Nc}
+ *   primary → {nonce: Ns, proof: HMAC(token, "primary:" + Nc)}    the client checks it, else hangs up
+ *   client → {proof: HMAC(token, "client:" + Ns)}                  the primary checks it, else hangs up
+ *   primary → welcome {ok, pid, instance_id}; then the connection carries its kind's traffic.
+ */
+
+/** Primary side: accepts a connection only if the peer proves it holds the token; else destroys it unread. */
+export async function acceptHello(socket: Socket, token: string, welcome: Welcome): Promise<ConnectionKind> {
+  const refuse = (why: string): never => {
     socket.destroy();
-    throw new GatewayError("AUTH_FAILED", `the primary refused the connection (${(err as Error).message})`);
+    throw new GatewayError("AUTH_FAILED", `connection refused: ${why}`);
+  };
+  let hello: Record<string, unknown>;
+  try {
+    hello = parse(await readLine(socket, HELLO_TIMEOUT_MS));
+  } catch (err) {
+    return refuse((err as Error).message);
   }
-  const welcome = JSON.parse(line) as Welcome;
-  if (welcome.ok !== true) throw new GatewayError("AUTH_FAILED", "the primary refused the connection");
-  return welcome;
+  const { kind } = hello;
+  if (hello.claude_mpm_gateway !== PROTOCOL || typeof hello.nonce !== "string" || hello.nonce.length !== 32 || (kind !== "session" && kind !== "control")) {
+    return refuse("not a gateway hello");
+  }
+  const ours = nonce();
+  socket.write(JSON.stringify({ nonce: ours, proof: proofFor(token, "primary", hello.nonce) }) + "\n");
+  let answer: Record<string, unknown>;
+  try {
+    answer = parse(await readLine(socket, HELLO_TIMEOUT_MS));
+  } catch (err) {
+    return refuse((err as Error).message);
+  }
+  if (!proofsEqual(answer.proof, proofFor(token, "client", ours))) return refuse("missing or wrong token");
+  socket.write(JSON.stringify(welcome) + "\n");
+  return kind;
+}
+
+/** Client side: proves it holds the token to a primary that proves it too, and returns the welcome. */
+export async function sendHello(socket: Socket, token: string, kind: ConnectionKind, timeoutMs = HELLO_TIMEOUT_MS): Promise<Welcome> {
+  const fail = (why: string): never => {
+    socket.destroy();
+    throw new GatewayError("AUTH_FAILED", `the primary refused the connection (${why})`);
+  };
+  const ours = nonce();
+  socket.write(JSON.stringify({ claude_mpm_gateway: PROTOCOL, kind, nonce: ours }) + "\n");
+  let challenge: Record<string, unknown>;
+  try {
+    challenge = parse(await readLine(socket, timeoutMs));
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  // Whoever answers must know the token before it gets a byte more from us.
+  if (!proofsEqual(challenge.proof, proofFor(token, "primary", ours)) || typeof challenge.nonce !== "string") {
+    return fail("it could not prove it holds the token");
+  }
+  socket.write(JSON.stringify({ proof: proofFor(token, "client", challenge.nonce) }) + "\n");
+  let welcome: Record<string, unknown>;
+  try {
+    welcome = parse(await readLine(socket, timeoutMs));
+  } catch (err) {
+    return fail((err as Error).message);
+  }
+  if (welcome.ok !== true) return fail("no welcome");
+  return welcome as unknown as Welcome;
 }

@@ -2,6 +2,7 @@
 // decides what is live, never the pid in gateway.json, and no connection gets in without the token.
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { acceptHello, proofFor, sendHello } from "../../src/coordination/handshake.js";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
@@ -286,28 +287,27 @@ async function slowStartingPrimary(home: string, delayMs: number): Promise<{ rea
   await new Promise<void>((ok, fail) => lock.once("error", fail).listen(abstractAddressOf(names.lock), ok));
   const token = "ab".repeat(32);
   const endpoint = createServer((sock) => {
-    let buf = "";
-    let welcomed = false;
-    sock.setEncoding("utf8");
-    sock.on("data", (d: string) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) !== -1) {
-        const line = JSON.parse(buf.slice(0, nl)) as { token?: string; op?: string };
-        buf = buf.slice(nl + 1);
-        if (!welcomed) {
-          // The hello: the token, then a welcome; the client sends its request only after the welcome.
-          if (line.token !== token) return void sock.destroy();
-          welcomed = true;
-          sock.write(JSON.stringify({ ok: true, pid: process.pid, instance_id: "slow" }) + "\n");
-        } else if (line.op === "status") {
-          sock.end(JSON.stringify({ ...JSON.parse(record(process.pid)), state_dir: stateDirOf(home), uptime_s: 0, sessions: 0, tools: [], downstream: [] }) + "\n");
-        } else if (line.op === "stop") {
-          sock.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
-          void close();
-        }
-      }
-    });
+    // The hello as the real primary does it (the token proved both ways), then one control request.
+    void acceptHello(sock, token, { ok: true, pid: process.pid, instance_id: "slow" }).then(
+      () => {
+        let buf = "";
+        sock.setEncoding("utf8");
+        sock.on("data", (d: string) => {
+          buf += d;
+          const nl = buf.indexOf("\n");
+          if (nl === -1) return;
+          const line = JSON.parse(buf.slice(0, nl)) as { op?: string };
+          if (line.op === "status") {
+            sock.end(JSON.stringify({ ...JSON.parse(record(process.pid)), state_dir: stateDirOf(home), uptime_s: 0, sessions: 0, tools: [], downstream: [] }) + "\n");
+          } else if (line.op === "stop") {
+            sock.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
+            void close();
+          }
+        });
+        sock.resume();
+      },
+      () => undefined,
+    );
   });
   const ready = new Promise<void>((ok) =>
     setTimeout(() => {
@@ -359,9 +359,9 @@ describe("the endpoint's door", () => {
 
     const attempts: Array<[string, string]> = [
       ["an MCP initialize without hello", initialize],
-      ["a hello with a wrong token", JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token: wrong }) + "\n" + initialize],
-      ["a hello with a short token", JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token: "0" }) + "\n" + initialize],
-      ["a hello with no kind", JSON.stringify({ claude_mpm_gateway: 1, token }) + "\n" + initialize],
+      ["a hello that hands over the token (no nonce)", JSON.stringify({ claude_mpm_gateway: 2, kind: "session", token }) + "\n" + initialize],
+      ["a hello of another protocol version", JSON.stringify({ claude_mpm_gateway: 1, kind: "session", nonce: "0".repeat(32) }) + "\n" + initialize],
+      ["a hello with no kind", JSON.stringify({ claude_mpm_gateway: 2, nonce: "0".repeat(32) }) + "\n" + initialize],
     ];
     attempts.push(["a hello line longer than any hello, never ended", "x".repeat(4096)]);
     for (const [what, bytes] of attempts) {
@@ -369,15 +369,36 @@ describe("the endpoint's door", () => {
       assert.equal(r.closed, true, `${what}: closed`);
       assert.equal(r.received.length, 0, `${what}: got ${JSON.stringify(r.received.toString())}`);
     }
+    // A well-formed hello gets the primary's proof (so a client can tell a real primary), but a wrong
+    // answer to its challenge gets no welcome, only a closed connection.
+    const clientNonce = "ab".repeat(16);
+    const wrongProof = proofFor(wrong, "client", "whatever");
+    const challenged = await knock(address, JSON.stringify({ claude_mpm_gateway: 2, kind: "session", nonce: clientNonce }) + "\n" + JSON.stringify({ proof: wrongProof }) + "\n" + initialize);
+    assert.equal(challenged.closed, true);
+    const lines = challenged.received.toString().trim().split("\n");
+    assert.equal(lines.length, 1, `only the challenge: ${challenged.received.toString()}`);
+    const challenge = JSON.parse(lines[0]!) as { nonce: string; proof: string };
+    assert.equal(challenge.proof, proofFor(token, "primary", clientNonce));
     // A connection that says nothing is not kept open for long (the hello has a time limit).
     const silent = await knock(address, "");
     assert.equal(silent.closed, true, "a silent connection is closed");
     assert.equal(silent.received.length, 0);
-    // The same door opens for the token: a welcome, then MCP.
-    const ok = await knock(address, JSON.stringify({ claude_mpm_gateway: 1, kind: "control", token }) + "\n" + JSON.stringify({ op: "status" }) + "\n");
-    const [welcome, status] = ok.received.toString().trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
-    assert.equal(welcome?.ok, true);
-    assert.equal(status?.sessions, 1, "the refused connections never became sessions");
+    // The same door opens for whoever holds the token: a welcome, then the connection's traffic.
+    const socket = connect(address);
+    await new Promise((r) => socket.once("connect", r));
+    const welcome = await sendHello(socket, token, "control");
+    assert.equal(welcome.ok, true);
+    socket.write(JSON.stringify({ op: "status" }) + "\n");
+    const status = await new Promise<Record<string, unknown>>((resolve) => {
+      let buf = "";
+      socket.on("data", (d) => {
+        buf += d;
+        if (buf.includes("\n")) resolve(JSON.parse(buf.slice(0, buf.indexOf("\n"))) as Record<string, unknown>);
+      });
+      socket.resume(); // the hello leaves it paused, so no byte after the welcome is lost
+    });
+    socket.destroy();
+    assert.equal(status.sessions, 1, "the refused connections never became sessions");
 
     await echoThrough(client, "after");
     const { client: other } = await connectClient(install, home);

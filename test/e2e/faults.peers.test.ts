@@ -2,6 +2,7 @@
 // reads. Each is closed or bounded; the primary and the other sessions are unaffected.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { sendHello } from "../../src/coordination/handshake.js";
 import { connect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { abstractAddressOf, abstractNames, connectClient, expectNoProcessLeft, installBinary, readGatewayJson, sleep, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
@@ -59,16 +60,16 @@ test("garbage after a valid hello gets JSON-RPC errors on that session only", as
   const client = await healthyClient();
   const token = readFileSync(stateFiles(home).token, "utf8").trim();
   const s = await dial();
+  await sendHello(s, token, "session");
   let got = "";
   s.on("data", (d) => (got += d));
-  s.write(JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token }) + "\n");
+  s.resume(); // the hello leaves it paused
   s.write(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x0a]));
   s.write("not json at all\n");
   s.write('{"jsonrpc":"2.0","id":1,"method":"ping"}\n');
   await waitFor("the ping's answer", () => got.includes('"id":1'));
-  const lines = got.trim().split("\n").map((l) => JSON.parse(l) as { id?: unknown; ok?: boolean; error?: { code: number } });
-  assert.equal(lines[0]!.ok, true); // the welcome
-  assert.deepEqual(lines.slice(1, 3).map((l) => l.error?.code), [-32700, -32700]);
+  const lines = got.trim().split("\n").map((l) => JSON.parse(l) as { id?: unknown; error?: { code: number } });
+  assert.deepEqual(lines.slice(0, 2).map((l) => l.error?.code), [-32700, -32700]);
   s.destroy();
   await client.callTool({ name: "echo", arguments: { message: "unaffected" } });
   await client.close();
@@ -79,9 +80,9 @@ test("a session that never reads is dropped at its queue limit; memory stays bou
   const pid = Number(readGatewayJson(home)?.pid);
   const token = readFileSync(stateFiles(home).token, "utf8").trim();
   const s = await dial();
+  await sendHello(s, token, "session");
   const done = closed(s);
   s.pause(); // never read: the primary's answers pile up
-  s.write(JSON.stringify({ claude_mpm_gateway: 1, kind: "session", token }) + "\n");
   const big = "x".repeat(90_000);
   for (let i = 0; i < 1200; i++) {
     s.write(JSON.stringify({ jsonrpc: "2.0", id: i, method: "tools/call", params: { name: "echo", arguments: { message: big } } }) + "\n");
