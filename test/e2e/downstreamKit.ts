@@ -82,14 +82,7 @@ export function downstreamStatus(install: Install, home: string): DownstreamLine
 }
 
 /** True while a process exists and is not a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
+export { isAlive as alive } from "./harness.js";
 
 /** Lines of a file the fixture appends to, or [] while it does not exist. */
 export function fixtureLines(stateDir: string, file: string): string[] {

@@ -1,28 +1,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { Registry } from "../../src/tools/registry.js";
-import { builtinTools } from "../../src/tools/builtin.js";
-import type { GatewayState } from "../../src/tools/types.js";
+import { text, toolUnderTest } from "./toolKit.js";
 
-const state: GatewayState = {
-  version: "1.2.3-test",
-  mode: "cli",
-  startedAt: new Date(),
-  stateDir: "/nonexistent/state",
-  configPath: "/nonexistent/state/config.json",
-  sessionCount: () => 0,
-  toolNames: () => builtinTools.map((t) => t.name),
-};
-const registry = new Registry(builtinTools, state);
-const call = (args: Record<string, unknown>): Promise<CallToolResult> =>
-  registry.call("calculator", args, new AbortController().signal);
+const { registry, call } = toolUnderTest("calculator");
 
-function text(result: CallToolResult): string {
-  const first = result.content[0];
-  assert.equal(first?.type, "text");
-  return first.text;
-}
 
 async function expectError(args: Record<string, unknown>, pattern: RegExp): Promise<void> {
   const result = await call(args);

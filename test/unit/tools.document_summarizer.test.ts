@@ -1,12 +1,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { text, toolUnderTest } from "./toolKit.js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { Registry } from "../../src/tools/registry.js";
-import { builtinTools } from "../../src/tools/builtin.js";
-import type { GatewayState } from "../../src/tools/types.js";
 
 interface Stats {
   summary: string;
@@ -19,24 +16,8 @@ interface Stats {
   cached: boolean;
 }
 
-const state: GatewayState = {
-  version: "1.2.3-test",
-  mode: "cli",
-  startedAt: new Date(),
-  stateDir: "/nonexistent/state",
-  configPath: "/nonexistent/state/config.json",
-  sessionCount: () => 0,
-  toolNames: () => builtinTools.map((t) => t.name),
-};
-const registry = new Registry(builtinTools, state);
-const call = (args: Record<string, unknown>): Promise<CallToolResult> =>
-  registry.call("document_summarizer", args, new AbortController().signal);
+const { registry, call } = toolUnderTest("document_summarizer");
 
-function text(result: CallToolResult): string {
-  const first = result.content[0];
-  assert.equal(first?.type, "text");
-  return first.text;
-}
 
 async function summarize(args: Record<string, unknown>): Promise<Stats> {
   const result = await call({ use_cache: false, ...args });
