@@ -6,7 +6,6 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   connectClient,
   expectNoProcessLeft,
@@ -27,6 +26,7 @@ import {
   tempHome,
   waitFor,
   type Install,
+  echoThrough,
 } from "./harness.js";
 import { RawSession } from "./rawSession.js";
 
@@ -41,10 +41,6 @@ afterEach(() => killProcessesOf(install.bin));
 /** The product's default linger (30 s) instead of the harness's short one. */
 const LONG_LINGER = { CLAUDE_MPM_GATEWAY_LINGER_MS: "30000" };
 
-async function echoThrough(client: Client, message: string): Promise<void> {
-  const r = await client.callTool({ name: "echo", arguments: { message } });
-  assert.deepEqual(r.content, [{ type: "text", text: message }]);
-}
 
 describe("stop", () => {
   test("stops the primary, removes its files; a second stop says none runs; the client goes on", async () => {

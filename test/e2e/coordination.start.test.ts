@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   abstractNames,
   connectClient,
@@ -30,6 +29,7 @@ import {
   tempHome,
   waitFor,
   type Install,
+  echoThrough,
 } from "./harness.js";
 
 const VERSION = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version;
@@ -42,11 +42,6 @@ after(() => install.cleanup());
 // A failed test must not leave its processes to the next one.
 afterEach(() => killProcessesOf(install.bin));
 
-/** Echoes a unique message through a client and checks it comes back. */
-async function echoThrough(client: Client, message: string): Promise<void> {
-  const r = await client.callTool({ name: "echo", arguments: { message } });
-  assert.deepEqual(r.content, [{ type: "text", text: message }]);
-}
 
 /**
  * Starts `n` clients at once on a fresh home, each doing initialize, tools/list and tools/call, while

@@ -6,7 +6,6 @@ import { acceptHello, proofFor, sendHello } from "../../src/coordination/handsha
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
   abstractAddressOf,
   abstractNames,
@@ -25,6 +24,7 @@ import {
   stopGateway,
   tempHome,
   type Install,
+  echoThrough,
 } from "./harness.js";
 
 const VERSION = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version;
@@ -37,10 +37,6 @@ after(() => install.cleanup());
 // A failed test must not leave its processes to the next one.
 afterEach(() => killProcessesOf(install.bin));
 
-async function echoThrough(client: Client, message: string): Promise<void> {
-  const r = await client.callTool({ name: "echo", arguments: { message } });
-  assert.deepEqual(r.content, [{ type: "text", text: message }]);
-}
 
 /** A state dir holding only a leftover gateway.json with this content, as a crashed or foreign writer leaves it. */
 function homeWithStaleFile(content: string): string {

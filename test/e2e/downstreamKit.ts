@@ -66,14 +66,8 @@ export function textOf(result: unknown): string {
 }
 
 /** One downstream line of `status --json`. */
-export interface DownstreamLine {
-  name: string;
-  state: string;
-  pid: number | null;
-  tools: number;
-  restarts: number;
-  last_error: string | null;
-}
+export type { DownstreamStatus as DownstreamLine } from "../../src/coordination/status.js";
+import type { DownstreamStatus as DownstreamLine } from "../../src/coordination/status.js";
 
 /** The downstream part of `status --json`. */
 export function downstreamStatus(install: Install, home: string): DownstreamLine[] {

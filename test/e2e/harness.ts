@@ -1,5 +1,6 @@
 // Shared by the end-to-end suites: the built binary copied to a folder with no node_modules and no node on
 // PATH, a fresh CLAUDE_MPM_HOME per test, a real SDK Client over stdio, and a check that no process is left.
+import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -265,4 +266,10 @@ export async function expectPrimaries(bin: string, pids: number[], timeoutMs = 5
   } catch (err) {
     throw new Error(`${(err as Error).message}, got ${JSON.stringify(primaries(bin))}`, { cause: err });
   }
+}
+
+/** Echoes a unique message through a client and checks it comes back. */
+export async function echoThrough(client: Client, message: string): Promise<void> {
+  const r = await client.callTool({ name: "echo", arguments: { message } });
+  assert.deepEqual(r.content, [{ type: "text", text: message }]);
 }
