@@ -1,4 +1,5 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import crossSpawn from "cross-spawn";
 
 const WINDOWS = process.platform === "win32";
 
@@ -16,14 +17,16 @@ export interface SpawnSpec {
  * its stdout is the protocol, its stderr our log, never our own stdout.
  */
 export function spawnGroup(spec: SpawnSpec): ChildProcessWithoutNullStreams {
-  return spawn(spec.command, spec.args, {
+  // cross-spawn, as clients use it: on Windows a config's "npx" or "uvx" is a .cmd shim that a plain spawn
+  // cannot start (ENOENT); elsewhere it is child_process.spawn unchanged.
+  return crossSpawn(spec.command, spec.args, {
     env: { ...process.env, ...spec.env },
     ...(spec.cwd ? { cwd: spec.cwd } : {}),
     stdio: ["pipe", "pipe", "pipe"],
     // On Windows `detached` would open a console window; the tree is stopped with taskkill /T there.
     detached: !WINDOWS,
     windowsHide: true,
-  });
+  }) as ChildProcessWithoutNullStreams;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
