@@ -6,10 +6,12 @@ import { statePaths, type StatePaths } from "./coordination/paths.js";
 import { queryStatus, type PrimaryStatus } from "./coordination/status.js";
 import { isLockHeld } from "./coordination/lock.js";
 import { ensureStateDir } from "./coordination/stateDir.js";
-import { selfCommand } from "./coordination/spawnPrimary.js";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { GATEWAY_NAME } from "./version.js";
 
 export type { PrimaryStatus } from "./coordination/status.js";
+import { GatewayError } from "./errors.js";
 export { GatewayError, type ErrorCode } from "./errors.js";
 
 /** Where the gateway lives and which binary to start. */
@@ -55,9 +57,7 @@ export class MCPGatewayManager {
    */
   async start(): Promise<boolean> {
     ensureStateDir(this.paths);
-    const program = this.options.executable
-      ? { command: this.options.executable, args: [], env: this.env }
-      : { ...selfCommand(), env: this.env };
+    const program = { command: this.options.executable ?? defaultExecutable(), args: [], env: this.env };
     const conn = await connectToPrimary(this.coords, { kind: "control", spawn: true, program });
     conn.socket.destroy();
     return true;
@@ -77,6 +77,17 @@ export class MCPGatewayManager {
     while (Date.now() < deadline && (await isLockHeld(this.coords.lock))) await new Promise((r) => setTimeout(r, 50));
     return true;
   }
+}
+
+/**
+ * The binary beside this module (dist/index.cjs sits next to dist/claude-mpm-gateway). Not this process:
+ * a script using the API is not the gateway, and re-running it with --primary would be wrong.
+ */
+function defaultExecutable(): string {
+  const dir = typeof __dirname === "string" ? __dirname : undefined;
+  const bin = dir && join(dir, process.platform === "win32" ? "claude-mpm-gateway.exe" : "claude-mpm-gateway");
+  if (bin && existsSync(bin)) return bin;
+  throw new GatewayError("USAGE", "no claude-mpm-gateway binary next to this module: pass { executable } to MCPGatewayManager");
 }
 
 /** Is the installation's gateway running? */
