@@ -1,10 +1,10 @@
 // The seed's programmatic API (mcp_gateway_coordination.md) in TypeScript's casing, for scripts and tests.
 // Same meaning, minus the seed's flaws: "running" is decided by the kernel lock and an authenticated ping,
 // never by a pid; files are written atomically and privately; a second caller is served, not refused.
-import { connectToPrimary, controlRequest, coordinatesFor, type Coordinates } from "./coordination/client.js";
+import { connectToPrimary, coordinatesFor, type Coordinates } from "./coordination/client.js";
 import { statePaths, type StatePaths } from "./coordination/paths.js";
 import { queryStatus, type PrimaryStatus } from "./coordination/status.js";
-import { isLockHeld } from "./coordination/lock.js";
+import { stopPrimary } from "./coordination/stop.js";
 import { ensureStateDir } from "./coordination/stateDir.js";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -70,12 +70,8 @@ export class MCPGatewayManager {
   }
 
   /** Asks the running primary to stop; true if one was running, once it has released the lock. */
-  async stop(timeoutMs = 10_000): Promise<boolean> {
-    const answer = await controlRequest<{ ok: boolean }>(this.coords, "stop");
-    if (!answer?.ok) return false;
-    const deadline = Date.now() + timeoutMs;
-    while (Date.now() < deadline && (await isLockHeld(this.coords.lock))) await new Promise((r) => setTimeout(r, 50));
-    return true;
+  async stop(): Promise<boolean> {
+    return (await stopPrimary(this.coords)) !== null;
   }
 }
 

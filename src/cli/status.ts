@@ -1,8 +1,7 @@
-import { connectToPrimary, controlRequest, coordinatesFor, type Coordinates } from "../coordination/client.js";
-import { isLockHeld } from "../coordination/lock.js";
+import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { queryStatus, type GatewayStatus, type PrimaryStatus } from "../coordination/status.js";
-import { GatewayError } from "../errors.js";
+import { stopPrimary } from "../coordination/stop.js";
 import { EXIT } from "./exitCodes.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
@@ -75,39 +74,6 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     }
   }
   return lines.join("\n");
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitForLockFree(c: Coordinates, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!(await isLockHeld(c.lock))) return true;
-    await sleep(50);
-  }
-  return false;
-}
-
-/** Asks the primary to stop and waits (bounded) until it has released the lock; returns its pid or null. */
-async function stopPrimary(c: Coordinates): Promise<number | null> {
-  let answer = await controlRequest<{ ok: boolean; pid: number }>(c, "stop");
-  // A primary between taking the lock and listening answers within moments (as in `status`): ask again
-  // while the lock stays held before calling it unresponsive.
-  const deadline = Date.now() + 3000;
-  while (!answer?.ok && Date.now() < deadline && (await isLockHeld(c.lock))) {
-    await sleep(100);
-    answer = await controlRequest<{ ok: boolean; pid: number }>(c, "stop");
-  }
-  if (!answer?.ok) {
-    if (await isLockHeld(c.lock)) {
-      throw new GatewayError("PRIMARY_UNRESPONSIVE", "the primary holds the lock but does not answer; see `claude-mpm-gateway status`");
-    }
-    return null;
-  }
-  if (!(await waitForLockFree(c, 10_000))) {
-    throw new GatewayError("PRIMARY_UNRESPONSIVE", `the primary (pid ${answer.pid}) did not stop within 10 s`);
-  }
-  return answer.pid;
 }
 
 /** `stop`: shut the primary down cleanly; exit 3 when none runs. */
