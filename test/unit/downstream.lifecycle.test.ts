@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { configureLogging } from "../../src/log.js";
+import { isAlive as alive, waitFor } from "../e2e/harness.js";
 import type { StdioServerConfig } from "../../src/downstream/config.js";
 import { DEFAULT_TIMING, Downstream, type DownstreamHooks, type DownstreamState, type Timing } from "../../src/downstream/downstream.js";
 
@@ -39,22 +40,7 @@ function recorder(): { hooks: DownstreamHooks; states: Array<{ state: Downstream
   return { hooks, states };
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
+const until = (what: string, check: () => boolean, timeoutMs = 30_000) => waitFor(what, check, timeoutMs);
 
 const starts = (dir: string) => readFileSync(join(dir, "starts"), "utf8").split("\n").filter(Boolean).map(Number);
 

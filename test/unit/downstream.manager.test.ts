@@ -2,10 +2,11 @@
 // an invalid edit keeps the last good config, list_changed is published, stop leaves no process.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { configureLogging } from "../../src/log.js";
+import { isAlive as alive, waitFor } from "../e2e/harness.js";
 import { DEFAULT_TIMING } from "../../src/downstream/downstream.js";
 import { DownstreamManager, type ListKind } from "../../src/downstream/manager.js";
 
@@ -20,22 +21,7 @@ function write(servers: Record<string, unknown> | string): void {
   renameSync(`${configFile}.tmp`, configFile);
 }
 
-async function until(what: string, check: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
+const until = (what: string, check: () => boolean, timeoutMs = 30_000) => waitFor(what, check, timeoutMs);
 
 describe("downstream manager", () => {
   test("hot reload: add, invalid edit, change one, remove; stop leaves nothing", async () => {
