@@ -5,6 +5,7 @@ import { ensureStateDir } from "../coordination/stateDir.js";
 import { describeError, isGatewayError } from "../errors.js";
 import { configureLogging, logger } from "../log.js";
 import { EXIT } from "./exitCodes.js";
+import { noticeOnTerminal } from "./ttyNotice.js";
 
 const log = logger("bridge");
 
@@ -17,10 +18,18 @@ export async function serveBridge(paths: StatePaths): Promise<number> {
   // A state dir the primary cannot use is reported here, at once, rather than after a failed spawn.
   ensureStateDir(paths);
   const coords = coordinatesFor(paths);
+  // A person at a terminal, not a client: say what this is (once the primary's URL can be named).
+  const told = noticeOnTerminal(paths);
   const bridge = new Bridge({
     input: process.stdin,
     output: process.stdout,
-    connect: async () => (await connectToPrimary(coords, { kind: "session", spawn: true })).socket,
+    connect: async () => {
+      try {
+        return (await connectToPrimary(coords, { kind: "session", spawn: true })).socket;
+      } finally {
+        told();
+      }
+    },
     onLog: (m) => log.warn(m),
   });
   watchParent();
@@ -41,6 +50,7 @@ function watchParent(): void {
 /** `--standalone`: one self-contained gateway on this stdio. */
 export async function serveStandalone(paths: StatePaths): Promise<number> {
   configureLogging({ tag: "standalone" });
+  noticeOnTerminal(paths)();
   const { runStandalone } = await import("../gateway/runtime.js");
   await runStandalone(paths);
   return EXIT.OK;
