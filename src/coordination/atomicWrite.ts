@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fsyncSync, lstatSync, openSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, existsSync, fsyncSync, linkSync, lstatSync, openSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -17,7 +17,30 @@ export function writeFileAtomic(path: string, data: string, mode = 0o600): void 
   }
 }
 
-function writeThroughTemp(path: string, data: string, mode: number): void {
+/**
+ * Creates a file with its whole content in one step, only if none exists: a temp file, fsync, then a hard
+ * link to the name (which fails if the name is taken). Returns false when another writer got there first;
+ * no reader ever sees the file empty or half written.
+ */
+export function createFileExclusive(path: string, data: string, mode = 0o600): boolean {
+  const tmp = writeTemp(path, data, mode);
+  try {
+    linkSync(tmp, path);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
+    // A file system without hard links (FAT, some network shares): a rename, checked first, is the best left.
+    if (code !== "EPERM" && code !== "ENOTSUP" && code !== "EOPNOTSUPP" && code !== "ENOSYS") throw err;
+    if (existsSync(path)) return false;
+    renameSync(tmp, path);
+    return true;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+function writeTemp(path: string, data: string, mode: number): string {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
@@ -29,6 +52,11 @@ function writeThroughTemp(path: string, data: string, mode: number): void {
     throw err;
   }
   closeSync(fd);
+  return tmp;
+}
+
+function writeThroughTemp(path: string, data: string, mode: number): void {
+  const tmp = writeTemp(path, data, mode);
   try {
     renameSync(tmp, path);
   } catch (err) {
