@@ -9,6 +9,8 @@ export interface StdioServerConfig {
   args: string[];
   env: Record<string, string>;
   cwd?: string;
+  /** How long clients' lists and calls wait for it while it starts (default: the gateway's, 5 s). */
+  startTimeoutMs?: number;
   disabled: boolean;
 }
 
@@ -36,6 +38,7 @@ const stdioSchema = z
     args: z.array(z.string()).optional(),
     env: stringMap.optional(),
     cwd: z.string().min(1).optional(),
+    startTimeoutMs: z.number().int("must be a whole number of milliseconds").positive("must be positive").max(600_000, "must be at most 600000 (10 minutes)").optional(),
     disabled: z.boolean().optional(),
   })
   .passthrough();
@@ -87,6 +90,7 @@ export function parseConfig(value: unknown, file: string): GatewayConfig {
         args: r.data.args ?? [],
         env: r.data.env ?? {},
         ...(r.data.cwd ? { cwd: r.data.cwd } : {}),
+        ...(r.data.startTimeoutMs !== undefined ? { startTimeoutMs: r.data.startTimeoutMs } : {}),
         disabled: r.data.disabled ?? false,
       };
     }

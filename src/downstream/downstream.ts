@@ -43,6 +43,11 @@ export interface Timing {
   /** Consecutive missed pings before the server is restarted. */
   pingFailures: number;
   startTimeoutMs: number;
+  /**
+   * How long a client's list or call waits for a server that is starting (a server's `startTimeoutMs` in
+   * config.json overrides it); past it, lists answer without that server.
+   */
+  readyWaitMs: number;
   /** Each list request (tools, resources, …) to a server. */
   listTimeoutMs: number;
   stopGraceMs: number;
@@ -59,6 +64,7 @@ export const DEFAULT_TIMING: Timing = {
   pingTimeoutMs: 10_000,
   pingFailures: 3,
   startTimeoutMs: 30_000,
+  readyWaitMs: 5000,
   listTimeoutMs: 30_000,
   stopGraceMs: 3000,
 };
@@ -76,6 +82,13 @@ export interface DownstreamHooks {
 }
 
 type ListKind = "tools" | "resources" | "templates" | "prompts";
+
+/** A promise and the function that resolves it. */
+function signalOnce(): { promise: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const promise = new Promise<void>((r) => (fire = r));
+  return { promise, fire };
+}
 const MAX_PAGES = 100;
 
 /** One downstream MCP server: its connection, restart policy, health checks and cached lists. */
@@ -102,6 +115,10 @@ export class Downstream {
   private abortStart = new AbortController();
   private pinging = false;
   private readonly stale = new Set<ListKind>();
+  /** When the attempt in progress began, for the bound of a client's wait. */
+  private startingSince = 0;
+  /** Resolved (and replaced) at every state change: what a waiting client's list or call awaits. */
+  private stateChanged = signalOnce();
 
   constructor(
     readonly name: string,
@@ -149,7 +166,44 @@ export class Downstream {
 
   private setState(state: DownstreamState): void {
     this.state = state;
+    if (state === "starting") this.startingSince = Date.now();
+    this.stateChanged.fire();
+    this.stateChanged = signalOnce();
     this.hooks.changed(this);
+  }
+
+  /** How long clients wait for this server to start: its own `startTimeoutMs`, else the gateway's default. */
+  get readyWaitMs(): number {
+    return (this.config.type === "stdio" ? this.config.startTimeoutMs : undefined) ?? this.timing.readyWaitMs;
+  }
+
+  /**
+   * True while a client should wait for this server: it is starting, and not after a crash loop (a server
+   * known to be failing is never waited for; a server in backoff is down, not starting).
+   */
+  get worthWaiting(): boolean {
+    return this.state === "starting" && this.failures < this.timing.maxFailures;
+  }
+
+  /**
+   * Resolves once this server is no longer starting (running, failed, stopped), or its wait bound — counted
+   * from when this start began, so late requests do not wait the whole bound again — has passed, or `signal`
+   * aborts. Never rejects.
+   */
+  async whenSettled(signal?: AbortSignal): Promise<void> {
+    while (this.worthWaiting && !signal?.aborted) {
+      const left = this.startingSince + this.readyWaitMs - Date.now();
+      if (left <= 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      await Promise.race([
+        this.stateChanged.promise,
+        new Promise<void>((r) => (timer = setTimeout(r, left))),
+        new Promise<void>((r) => signal?.addEventListener("abort", (onAbort = () => r()), { once: true })),
+      ]);
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener("abort", onAbort);
+    }
   }
 
   private clearLists(): void {
@@ -164,7 +218,8 @@ export class Downstream {
     this.setState("starting");
     try {
       const conn = await connect(this.name, this.config, {
-        startTimeoutMs: this.timing.startTimeoutMs,
+        // A server that may keep clients waiting longer than the default start bound is given that long.
+        startTimeoutMs: Math.max(this.timing.startTimeoutMs, this.readyWaitMs),
         stopGraceMs: this.timing.stopGraceMs,
         setup: (client) => this.setup(client),
         signal: this.abortStart.signal,

@@ -17,7 +17,7 @@ import type { DownstreamStatus } from "../coordination/status.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import type { ToolProvider } from "../tools/registry.js";
-import { errorResult, type CallOrigin, type ToolContext } from "../tools/types.js";
+import { errorResult, unknownToolResult, type CallOrigin, type ToolContext } from "../tools/types.js";
 import { Catalog, templateMatches } from "./catalog.js";
 import { loadConfig, sameServer, type GatewayConfig } from "./config.js";
 import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
@@ -66,6 +66,9 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   private unwatch: (() => void) | undefined;
   private reloading: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Resolves once the config has been applied at start (every configured server exists and is starting). */
+  private readonly applied: Promise<void>;
+  private markApplied!: () => void;
   /** Who subscribed to which resource URI; forwarded to the server that serves it. */
   readonly subscriptions: Subscriptions;
   /** Each session's log level; servers get the most verbose one asked for. */
@@ -77,6 +80,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     this.timing = opts.timing ?? DEFAULT_TIMING;
     this.subscriptions = new Subscriptions((uri) => this.clientFor(uri), this.timing.listTimeoutMs);
     this.logLevels = new LogLevels(() => this.runningClients(), this.timing.listTimeoutMs);
+    this.applied = new Promise((r) => (this.markApplied = r));
   }
 
   /** Reads the config, starts its servers (without waiting for them) and watches the file for edits. */
@@ -88,17 +92,38 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   /** Applies the config file: only added, removed and changed servers are touched; an invalid file changes nothing. */
   reload(): Promise<void> {
     this.reloading = this.reloading.then(async () => {
-      if (this.stopped) return;
-      let config: GatewayConfig;
       try {
-        config = loadConfig(this.opts.configPath);
-      } catch (err) {
-        log.error(`config not applied, the last good one stays in effect: ${describeError(err)}`);
-        return;
+        if (this.stopped) return;
+        let config: GatewayConfig;
+        try {
+          config = loadConfig(this.opts.configPath);
+        } catch (err) {
+          log.error(`config not applied, the last good one stays in effect: ${describeError(err)}`);
+          return;
+        }
+        await this.apply(config);
+      } finally {
+        this.markApplied();
       }
-      await this.apply(config);
     });
     return this.reloading;
+  }
+
+  /**
+   * Resolves once no configured server is starting, each waited for within its own bound (a few seconds by
+   * default; `startTimeoutMs` in its config entry), so a list answered next holds every server that came up.
+   * A server in backoff or crash loop is not waited for. Never rejects; `signal` (a cancelled request) ends
+   * the wait early.
+   */
+  async ready(signal?: AbortSignal): Promise<void> {
+    await this.applied;
+    await Promise.all([...this.servers.values()].map((d) => d.whenSettled(signal)));
+  }
+
+  /** Waits (bounded) for one server while it starts: a request for it is answered once it is up or failed. */
+  private async readyServer(server: string, signal?: AbortSignal): Promise<void> {
+    await this.applied;
+    await this.servers.get(server)?.whenSettled(signal);
   }
 
   private async apply(config: GatewayConfig): Promise<void> {
@@ -236,6 +261,12 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     };
   }
 
+  /** clientOf, once the server is no longer starting (bounded): a request for it never fails because it was. */
+  async readyClientOf(server: string, signal?: AbortSignal): Promise<Client> {
+    await this.readyServer(server, signal);
+    return this.clientOf(server);
+  }
+
   /** The running server's client by name, or an error that says why there is none. */
   clientOf(server: string): Client {
     const client = this.runningClient(server);
@@ -269,6 +300,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     const d = target && this.servers.get(target.server);
     if (!target || !d) return undefined;
     const client = d.client;
+    // Its tool is known (it ran before in this primary) and it is starting again: the call waits for it.
+    if (!client && d.worthWaiting) return this.readyServer(d.name, ctx.signal).then(() => this.call(name, args, ctx) ?? unknownToolResult(name));
     if (!client) return Promise.resolve(errorResult(downMessage(d.name, d)));
     return this.withFlight(d.name, ctx.origin, async () => {
       try {

@@ -59,9 +59,19 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     clientCapabilities: () => server.getClientCapabilities(),
   });
 
-  server.setRequestHandler(ListResourcesRequestSchema, () => ({ resources: manager?.resources() ?? [] }));
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, () => ({ resourceTemplates: manager?.resourceTemplates() ?? [] }));
-  server.setRequestHandler(ListPromptsRequestSchema, () => ({ prompts: manager?.prompts() ?? [] }));
+  // Lists wait (bounded) for servers still starting, as tools/list does.
+  server.setRequestHandler(ListResourcesRequestSchema, async (_req, extra) => {
+    await manager?.ready(extra.signal);
+    return { resources: manager?.resources() ?? [] };
+  });
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_req, extra) => {
+    await manager?.ready(extra.signal);
+    return { resourceTemplates: manager?.resourceTemplates() ?? [] };
+  });
+  server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {
+    await manager?.ready(extra.signal);
+    return { prompts: manager?.prompts() ?? [] };
+  });
   server.setRequestHandler(SetLevelRequestSchema, async (req) => {
     level = req.params.level;
     await manager?.logLevels.set(id, level);
@@ -69,10 +79,11 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
   });
   if (!manager) return { id, origin, close: () => undefined };
 
-  server.setRequestHandler(ReadResourceRequestSchema, (req, extra) => {
-    const owner = manager.catalog.resourceServer(req.params.uri);
+  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+    // An unknown URI may be served by a server still starting: known only once it is up.
+    const owner = manager.catalog.resourceServer(req.params.uri) ?? (await manager.ready(extra.signal), manager.catalog.resourceServer(req.params.uri));
     if (owner === undefined) throw rpcError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
-    const client = manager.clientOf(owner);
+    const client = await manager.readyClientOf(owner, extra.signal);
     const o = origin(extra);
     return manager.withFlight(owner, o, () => client.readResource(req.params, manager.forwardOptions(extra.signal, o)).catch(relayError));
   });
@@ -84,10 +95,10 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     await manager.subscriptions.unsubscribe(id, req.params.uri);
     return {};
   });
-  server.setRequestHandler(GetPromptRequestSchema, (req, extra) => {
-    const target = manager.catalog.prompt(req.params.name);
+  server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
+    const target = manager.catalog.prompt(req.params.name) ?? (await manager.ready(extra.signal), manager.catalog.prompt(req.params.name));
     if (!target) throw rpcError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
-    const client = manager.clientOf(target.server);
+    const client = await manager.readyClientOf(target.server, extra.signal);
     const o = origin(extra);
     return manager.withFlight(target.server, o, () =>
       client.getPrompt({ ...req.params, name: target.name }, manager.forwardOptions(extra.signal, o)).catch(relayError),

@@ -29,7 +29,11 @@ export async function openSession(registry: Registry, transport: Transport, down
     },
   );
   const link = linkSession(server, downstream);
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: registry.list() }));
+  // Servers still starting are waited for (bounded), so a client that lists once sees every tool.
+  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
+    await registry.ready(extra.signal);
+    return { tools: registry.list() };
+  });
   server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
     registry.call(req.params.name, req.params.arguments, extra.signal, link.origin(extra)),
   );

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { BuiltinTool, CallOrigin, GatewayState, ToolContext } from "./types.js";
-import { errorResult } from "./types.js";
+import { errorResult, unknownToolResult } from "./types.js";
 import { describeError } from "../errors.js";
 
 /** A tool source other than the built-ins (a downstream server) plugs in through this. */
@@ -9,6 +9,8 @@ export interface ToolProvider {
   list(): Tool[];
   /** Returns undefined when the name is not this provider's. */
   call(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined;
+  /** Resolves once the provider's tools are all listed or a bound has passed (its sources may be starting). */
+  ready?(signal?: AbortSignal): Promise<void>;
 }
 
 interface Compiled {
@@ -64,6 +66,11 @@ export class Registry {
     return [...[...this.builtins.values()].map((c) => c.listing), ...this.providers.flatMap((p) => p.list())];
   }
 
+  /** Resolves once every provider's tools are listed or its bound has passed: list() then holds them all. */
+  async ready(signal?: AbortSignal): Promise<void> {
+    await Promise.all(this.providers.map((p) => p.ready?.(signal)));
+  }
+
   /** The names of every tool served. */
   names(): string[] {
     return this.list().map((t) => t.name);
@@ -74,11 +81,16 @@ export class Registry {
     const ctx: ToolContext = { gateway: this.gateway, signal, ...(origin ? { origin } : {}) };
     const builtin = this.builtins.get(name);
     if (!builtin) {
-      for (const p of this.providers) {
-        const pending = p.call(name, args ?? {}, ctx);
-        if (pending) return pending;
-      }
-      return errorResult(`Unknown tool "${name}". Run "claude-mpm-gateway tools" to list the tools served.`);
+      const claimed = () => {
+        for (const p of this.providers) {
+          const pending = p.call(name, args ?? {}, ctx);
+          if (pending) return pending;
+        }
+        return undefined;
+      };
+      // A name no source knows yet may be the tool of a server still starting: ask again once they are up.
+      const pending = claimed() ?? (await this.ready(signal), claimed());
+      return pending ?? unknownToolResult(name);
     }
     const parsed = builtin.input.safeParse(args ?? {});
     if (!parsed.success) return errorResult(`Invalid arguments for ${name}: ${formatIssues(parsed.error)}`);

@@ -59,3 +59,8 @@ export function textResult(text: string, structured?: Record<string, unknown>): 
 export function errorResult(message: string): CallToolResult {
   return { content: [{ type: "text", text: message }], isError: true };
 }
+
+/** The answer to a call of a tool no source serves. */
+export function unknownToolResult(name: string): CallToolResult {
+  return errorResult(`Unknown tool "${name}". Run "claude-mpm-gateway tools" to list the tools served.`);
+}

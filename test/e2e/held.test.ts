@@ -1,0 +1,101 @@
+// Downstream servers held once (issue 10), through the built binary: never missing while the primary
+// (re)starts, never left behind after it dies, never crossing sessions, the client's choices honoured.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { connectClient, expectNoProcessLeft, installBinary, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { SERVERS, textOf, writeConfig } from "./downstreamKit.js";
+
+let install: Install;
+before(() => {
+  install = installBinary();
+});
+after(() => install.cleanup());
+
+describe("ready before answering", () => {
+  test("the first tools/list after a cold start holds every reference server's tools", async () => {
+    const home = tempHome();
+    const files = mkdtempSync(join(tmpdir(), "cmg-files-"));
+    writeFileSync(join(files, "hello.txt"), "hello");
+    writeConfig(home, {
+      everything: { ...SERVERS.everything(), startTimeoutMs: 60_000 },
+      memory: { ...SERVERS.memory(), env: { MEMORY_FILE_PATH: join(files, "memory.jsonl") }, startTimeoutMs: 60_000 },
+      filesystem: { ...SERVERS.filesystem(files), startTimeoutMs: 60_000 },
+    });
+    const { client } = await connectClient(install, home);
+    const first = (await client.listTools()).tools.map((t) => t.name);
+    for (const server of ["everything", "memory", "filesystem"]) {
+      assert.ok(first.some((n) => n.startsWith(`${server}__`)), `${server}'s tools in the first list: ${first.join(", ")}`);
+    }
+    // The first list is the whole list: nothing arrived later.
+    const later = (await client.listTools()).tools.map((t) => t.name);
+    assert.deepEqual(first, later);
+    // And a call made at once after another cold start reaches its server instead of "Unknown tool".
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+    const again = await connectClient(install, home);
+    const r = await again.client.callTool({ name: "everything__echo", arguments: { message: "cold" } });
+    assert.equal(r.isError, undefined, textOf(r));
+    assert.match(textOf(r), /cold/);
+    await again.client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+
+  /** Calls `flaky__pid` in a loop until `until`, noting in `seen` what each call answered (text, or the error's message). */
+  function callLoop(client: Client, seen: string[], until: () => boolean): Promise<string[]> {
+    return (async () => {
+      while (!until()) {
+        try {
+          const r = await client.callTool({ name: "flaky__pid", arguments: {} });
+          seen.push(r.isError ? `tool error: ${textOf(r)}` : textOf(r));
+        } catch (err) {
+          seen.push(`rpc error: ${(err as Error).message}`);
+        }
+      }
+      return seen;
+    })();
+  }
+
+  for (const how of ["kill -9", "restart"] as const) {
+    test(`calls in a loop across ${how} of the primary never meet "Unknown tool"`, async () => {
+      const home = tempHome();
+      const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+      // A server that takes a while to start, as an npx one does: the window in which tools were unknown.
+      writeConfig(home, { flaky: { ...SERVERS.flaky(state, { FLAKY_START_DELAY_MS: "1000" }), startTimeoutMs: 60_000 } });
+      const { client } = await connectClient(install, home);
+      let done = false;
+      const seen: string[] = [];
+      const loop = callLoop(client, seen, () => done);
+      await waitFor("a call answered by the first primary", () => seen.some((s) => /^\d+$/.test(s)), 30_000);
+      const firstPid = Number(readGatewayJson(home)?.pid);
+      for (let round = 0; round < 2; round++) {
+        const before = Number(readGatewayJson(home)?.pid);
+        if (how === "kill -9") process.kill(before, "SIGKILL");
+        else assert.equal(run(install, home, ["restart"]).status, 0);
+        await waitFor("a new primary", () => {
+          const pid = Number(readGatewayJson(home)?.pid);
+          return pid > 0 && pid !== before;
+        }, 30_000);
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      done = true;
+      await loop;
+      assert.notEqual(Number(readGatewayJson(home)?.pid), firstPid);
+      assert.ok(seen.length > 3, `calls made: ${seen.length}`);
+      assert.deepEqual(seen.filter((s) => /Unknown tool/.test(s)), [], "no call met Unknown tool");
+      assert.deepEqual(seen.filter((s) => s.startsWith("tool error")), [], "no call met a down server");
+      // A call in flight when the primary goes is answered with an error (never lost): at most one per round.
+      const errors = seen.filter((s) => s.startsWith("rpc error"));
+      assert.ok(errors.length <= 2, `rpc errors: ${errors.join(" | ")}`);
+      assert.ok(seen.filter((s) => /^\d+$/.test(s)).length >= seen.length - errors.length);
+      await client.close();
+      stopGateway(install, home);
+      await expectNoProcessLeft(install.bin);
+    });
+  }
+});
