@@ -24,9 +24,15 @@ export interface HttpServerConfig {
 
 export type ServerConfig = StdioServerConfig | HttpServerConfig;
 
+/** The primary's HTTP endpoint (`"http": { "port": N }`; 0 = the system picks a port). Off when absent. */
+export interface HttpConfig {
+  port: number;
+}
+
 /** The gateway's config.json, in Claude Desktop's `mcpServers` shape. */
 export interface GatewayConfig {
   mcpServers: Record<string, ServerConfig>;
+  http?: HttpConfig;
 }
 
 
@@ -53,6 +59,7 @@ const httpSchema = z
 const fileSchema = z
   .object({
     mcpServers: z.record(z.string(), z.unknown()).optional(),
+    http: z.object({ port: z.number().int().min(0).max(65535, "must be a port number (0-65535)") }).strict().optional(),
   })
   .passthrough();
 
@@ -67,7 +74,11 @@ function invalid(file: string, path: PropertyKey[], problem: string): GatewayErr
 /** Validates parsed JSON as a gateway config; errors name the file, the JSON path and the problem. */
 export function parseConfig(value: unknown, file: string): GatewayConfig {
   const top = fileSchema.safeParse(value);
-  if (!top.success) throw invalid(file, top.error.issues[0]?.path ?? [], "must be an object with an \"mcpServers\" object");
+  if (!top.success) {
+    const issue = top.error.issues[0];
+    if (issue?.path[0] === "http") throw invalid(file, issue.path, `${issue.message}; write "http": { "port": 8080 } (0 = any free port)`);
+    throw invalid(file, issue?.path ?? [], "must be an object with an \"mcpServers\" object");
+  }
   const servers: Record<string, ServerConfig> = {};
   for (const [name, raw] of Object.entries(top.data.mcpServers ?? {})) {
     const at = ["mcpServers", name];
@@ -95,7 +106,7 @@ export function parseConfig(value: unknown, file: string): GatewayConfig {
       };
     }
   }
-  return { mcpServers: servers };
+  return { mcpServers: servers, ...(top.data.http ? { http: { port: top.data.http.port } } : {}) };
 }
 
 /** Reads and validates config.json; a missing file means no downstream servers. */
