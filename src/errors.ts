@@ -12,7 +12,11 @@ export type ErrorCode =
   | "TOOL_FAILED"
   | "UNSUPPORTED_PLATFORM"
   | "CLIENT_CONFIG"
-  | "DOWNSTREAM_FAILED";
+  | "DOWNSTREAM_FAILED"
+  /** A remote server needs an OAuth sign-in (none yet, or its grant was revoked or expired). */
+  | "SIGN_IN_REQUIRED"
+  /** An OAuth sign-in or token request failed. */
+  | "OAUTH_FAILED";
 
 /** The one error class for the gateway's own failures. */
 export class GatewayError extends Error {
