@@ -5,6 +5,7 @@ import { ensureStateDir } from "../coordination/stateDir.js";
 import { describeError, isGatewayError } from "../errors.js";
 import { configureLogging, logger } from "../log.js";
 import { EXIT } from "./exitCodes.js";
+import { primaryProgram } from "./primaryProgram.js";
 import { noticeOnTerminal } from "./ttyNotice.js";
 
 const log = logger("bridge");
@@ -25,7 +26,7 @@ export async function serveBridge(paths: StatePaths): Promise<number> {
     output: process.stdout,
     connect: async () => {
       try {
-        return (await connectToPrimary(coords, { kind: "session", spawn: true })).socket;
+        return (await connectToPrimary(coords, { kind: "session", spawn: true, program: primaryProgram(paths) })).socket;
       } finally {
         told();
       }

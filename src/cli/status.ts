@@ -3,6 +3,7 @@ import type { StatePaths } from "../coordination/paths.js";
 import { queryStatus, type GatewayStatus, type PrimaryStatus } from "../coordination/status.js";
 import { stopPrimary } from "../coordination/stop.js";
 import { EXIT } from "./exitCodes.js";
+import { primaryProgram } from "./primaryProgram.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
@@ -91,7 +92,7 @@ export async function stopCommand(paths: StatePaths): Promise<number> {
 export async function restartCommand(paths: StatePaths): Promise<number> {
   const c = coordinatesFor(paths);
   const old = await stopPrimary(c);
-  const conn = await connectToPrimary(c, { kind: "control", spawn: true });
+  const conn = await connectToPrimary(c, { kind: "control", spawn: true, program: primaryProgram(paths) });
   conn.socket.destroy();
   out(old === null ? `claude-mpm-gateway started (pid ${conn.welcome.pid})` : `claude-mpm-gateway restarted (pid ${old} -> ${conn.welcome.pid})`);
   return EXIT.OK;

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { connectClient, expectNoProcessLeft, installBinary, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { connectClient, expectNoProcessLeft, installBinary, primaries, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 
 let install: Install;
@@ -98,4 +98,31 @@ describe("ready before answering", () => {
       await expectNoProcessLeft(install.bin);
     });
   }
+});
+
+describe("the client's choices honoured", () => {
+  test("--config <path> gets a primary of its own serving that config; status --config reports it", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { mine: SERVERS.flaky(state) });
+    const other = join(mkdtempSync(join(tmpdir(), "cmg-other-")), "servers.json");
+    writeFileSync(other, JSON.stringify({ mcpServers: { theirs: SERVERS.flaky(state) } }));
+    const a = await connectClient(install, home);
+    const b = await connectClient(install, home, ["--config", other]);
+    const names = async (c: Client) => (await c.listTools()).tools.map((t) => t.name).filter((n) => n.includes("__"));
+    assert.deepEqual((await names(a.client)).filter((n) => n.endsWith("__pid")), ["mine__pid"]);
+    assert.deepEqual((await names(b.client)).filter((n) => n.endsWith("__pid")), ["theirs__pid"]);
+    await waitFor("two primaries", () => primaries(install.bin).length === 2, 10_000);
+    const st = run(install, home, ["status", "--json", "--config", other]);
+    assert.equal(st.status, 0, st.stderr);
+    const json = JSON.parse(st.stdout) as { config_path: string; pid: number };
+    assert.equal(json.config_path, other);
+    assert.notEqual(json.pid, Number(readGatewayJson(home)?.pid));
+    assert.equal((JSON.parse(run(install, home, ["status", "--json"]).stdout) as { config_path: string }).config_path, join(home, "mcp", "config.json"));
+    await a.client.close();
+    await b.client.close();
+    stopGateway(install, home);
+    assert.equal(run(install, home, ["stop", "--config", other]).status, 0);
+    await expectNoProcessLeft(install.bin);
+  });
 });
