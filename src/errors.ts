@@ -16,7 +16,9 @@ export type ErrorCode =
   /** A remote server needs an OAuth sign-in (none yet, or its grant was revoked or expired). */
   | "SIGN_IN_REQUIRED"
   /** An OAuth sign-in or token request failed. */
-  | "OAUTH_FAILED";
+  | "OAUTH_FAILED"
+  /** A client asked for a profile config.json does not define. */
+  | "PROFILE_UNKNOWN";
 
 /** The one error class for the gateway's own failures. */
 export class GatewayError extends Error {

@@ -15,6 +15,7 @@ export function exitCodeFor(code: ErrorCode): number {
   switch (code) {
     case "USAGE":
     case "TOOL_NOT_FOUND":
+    case "PROFILE_UNKNOWN":
       return EXIT.USAGE;
     case "NOT_RUNNING":
       return EXIT.NOT_RUNNING;

@@ -7,6 +7,7 @@ import { EXIT, exitCodeFor } from "./exitCodes.js";
 import type { InstallOptions } from "./install.js";
 import { serveBridge, servePrimary, serveStandalone } from "./serve.js";
 import type { AddOptions } from "./servers.js";
+import type { ToolsOptions } from "./tools.js";
 import { restartCommand, statusCommand, stopCommand } from "./status.js";
 
 // Commands beyond the bridge and status load their modules on demand: what every client launches (the
@@ -76,7 +77,10 @@ export async function runCli(argv: string[]): Promise<number> {
     .command("tools", "List every tool the gateway serves")
     .option("--json", "Machine-readable output")
     .option("--verbose", "Include input schemas")
-    .action((o: GlobalOptions & { verbose?: boolean }) => set(lazy.tools().then((m) => m.toolsCommand(paths(o), o))));
+    .option("--tokens", "Estimated tokens each tool costs in a model's context, and the total")
+    .option("--profile <name>", "As a client with this profile (from config.json's profiles) sees them")
+    .option("--max-name-length <n>", "As a client with this tool name limit sees them (16-64)")
+    .action((o: GlobalOptions & ToolsOptions) => set(lazy.tools().then((m) => m.toolsCommand(paths(o), o))));
   cli
     .command("test <tool> [json-args]", "Call one tool once and print its result")
     .option("--json", "Print the whole MCP result as JSON")

@@ -1,6 +1,10 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import type { StatePaths } from "../coordination/paths.js";
+import { loadConfig } from "../downstream/config.js";
 import { GatewayError } from "../errors.js";
+import { DEFAULT_NAME_LIMIT, parseNameLimit } from "../profiles/nameLimit.js";
+import { ESTIMATE_NOTE, estimateTools } from "../profiles/tokens.js";
+import { listedTools, profileFor, ProfileView } from "../profiles/view.js";
 import { EXIT } from "./exitCodes.js";
 import { openToolSource, type ToolSource } from "./toolSource.js";
 
@@ -16,9 +20,26 @@ async function withTools<T>(paths: StatePaths, fn: (source: ToolSource) => Promi
   }
 }
 
-/** `tools [--json] [--verbose]`: every tool the gateway serves. */
-export async function toolsCommand(paths: StatePaths, opts: { json?: boolean; verbose?: boolean }): Promise<number> {
-  const tools = await withTools(paths, (source) => source.list());
+/** The flags of `tools`. */
+export interface ToolsOptions {
+  json?: boolean;
+  verbose?: boolean;
+  tokens?: boolean;
+  profile?: string;
+  maxNameLength?: string | number;
+}
+
+/** A client's view as its flags choose it; an unknown profile is an error before anything starts. */
+function viewFor(paths: StatePaths, opts: ToolsOptions): ProfileView {
+  const profile = profileFor(loadConfig(paths.configFile).profiles, opts.profile === undefined ? undefined : String(opts.profile), paths.configFile);
+  return new ProfileView(profile, opts.maxNameLength === undefined ? DEFAULT_NAME_LIMIT : parseNameLimit(opts.maxNameLength));
+}
+
+/** `tools [--json] [--verbose] [--tokens] [--profile <name>]`: the tools a client with that profile is listed. */
+export async function toolsCommand(paths: StatePaths, opts: ToolsOptions): Promise<number> {
+  const view = viewFor(paths, opts);
+  const tools = listedTools(view, await withTools(paths, (source) => source.list())) as Tool[];
+  if (opts.tokens) return printTokens(tools, view, opts);
   if (opts.json) {
     const shown = opts.verbose ? tools : tools.map(({ name, title, description }) => ({ name, title, description }));
     out(JSON.stringify(shown, null, 2));
@@ -29,6 +50,23 @@ export async function toolsCommand(paths: StatePaths, opts: { json?: boolean; ve
     out(`${t.name.padEnd(width)}  ${firstSentence(t.description ?? "")}`);
     if (opts.verbose) out(indent(JSON.stringify(t.inputSchema, null, 2)) + "\n");
   }
+  return EXIT.OK;
+}
+
+/** `tools --tokens`: each listed tool's estimated cost in the model's context, and the total. */
+async function printTokens(tools: Tool[], view: ProfileView, opts: ToolsOptions): Promise<number> {
+  const estimate = await estimateTools(tools);
+  const profile = view.profile?.name ?? null;
+  if (opts.json) {
+    out(JSON.stringify({ profile, search: view.search, tools: estimate.tools, total: estimate.total, note: ESTIMATE_NOTE }, null, 2));
+    return EXIT.OK;
+  }
+  const width = Math.max(6, String(estimate.total).length);
+  out(`${"TOKENS".padStart(width)}  TOOL`);
+  for (const t of estimate.tools) out(`${String(t.tokens).padStart(width)}  ${t.name}`);
+  const what = `${tools.length} tool${tools.length === 1 ? "" : "s"}${profile ? `, profile "${profile}"` : ""}${view.search ? ", search mode" : ""}`;
+  out(`${String(estimate.total).padStart(width)}  total (${what})`);
+  out(`Counts are ${ESTIMATE_NOTE}.`);
   return EXIT.OK;
 }
 

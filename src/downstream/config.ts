@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import * as z from "zod";
 import { GatewayError } from "../errors.js";
+import { parseProfiles, type Profile } from "./profileConfig.js";
 
 /** A downstream server run as a child process speaking MCP on its stdio. */
 export interface StdioServerConfig {
@@ -33,6 +34,8 @@ export interface HttpConfig {
 export interface GatewayConfig {
   mcpServers: Record<string, ServerConfig>;
   http?: HttpConfig;
+  /** Named views for clients (`--profile`); see profileConfig.ts. */
+  profiles: Record<string, Profile>;
 }
 
 
@@ -106,7 +109,9 @@ export function parseConfig(value: unknown, file: string): GatewayConfig {
       };
     }
   }
-  return { mcpServers: servers, ...(top.data.http ? { http: { port: top.data.http.port } } : {}) };
+  const profiles = parseProfiles((top.data as { profiles?: unknown }).profiles);
+  if ("problem" in profiles) throw invalid(file, ["profiles", ...profiles.path], profiles.problem);
+  return { mcpServers: servers, profiles: profiles.profiles, ...(top.data.http ? { http: { port: top.data.http.port } } : {}) };
 }
 
 /** Reads and validates config.json; a missing file means no downstream servers. */
@@ -115,10 +120,10 @@ export function loadConfig(file: string): GatewayConfig {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { mcpServers: {} };
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { mcpServers: {}, profiles: {} };
     throw new GatewayError("CONFIG_INVALID", `${file}: cannot be read (${(err as Error).message})`, { cause: err });
   }
-  if (!text.trim()) return { mcpServers: {} };
+  if (!text.trim()) return { mcpServers: {}, profiles: {} };
   let value: unknown;
   try {
     value = JSON.parse(text);

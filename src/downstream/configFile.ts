@@ -30,7 +30,7 @@ export function readConfigDocument(file: string): ConfigDocument {
     }
   }
   if (text === undefined || !text.trim()) {
-    return { file, exists: text !== undefined, raw: { mcpServers: {} }, config: { mcpServers: {} }, text };
+    return { file, exists: text !== undefined, raw: { mcpServers: {} }, config: { mcpServers: {}, profiles: {} }, text };
   }
   let value: unknown;
   try {

@@ -37,13 +37,22 @@ function isExact(o: Original, candidate: string): boolean {
   return candidate === `${o.server}${SEPARATOR}${o.name}`;
 }
 
-function hashedName(o: Original, candidate: string, taken: Set<string>): string {
+/**
+ * `candidate` cut to at most `max` characters and ended with a hash of `key`, avoiding every name in `taken`:
+ * stable for the same key, so a name shortened for a client's limit stays the same across restarts.
+ */
+export function hashedName(candidate: string, key: string, max: number, taken: ReadonlySet<string>): string {
   // Extending the hash resolves the (astronomically rare) case of a hashed name meeting a taken one.
-  for (let length = 8; length <= 64; length += 4) {
-    const name = `${candidate.slice(0, MAX - length - 1)}_${hash(`${o.server}\0${o.name}`, length)}`;
+  for (let length = 8; length <= 64 && length < max; length += 4) {
+    const name = `${candidate.slice(0, max - length - 1)}_${hash(key, length)}`;
     if (!taken.has(name)) return name;
   }
-  throw new Error(`no free exported name for ${o.server}/${o.name}`);
+  throw new Error(`no free name within ${max} characters for ${JSON.stringify(candidate)}`);
+}
+
+/** How every exported name of a server's tools and prompts begins (before any shortening). */
+export function serverPrefix(server: string): string {
+  return `${sanitize(server)}${SEPARATOR}`;
 }
 
 /**
@@ -74,7 +83,7 @@ export class Namespace {
         else losers.push([o, c]);
       }
     }
-    for (const [o, c] of losers) this.assign(o, hashedName(o, c, taken), taken);
+    for (const [o, c] of losers) this.assign(o, hashedName(c, key(o), MAX, taken), taken);
   }
 
   private assign(o: Original, exported: string, taken: Set<string>): void {
