@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import crossSpawn from "cross-spawn";
+import { serverEnv } from "./baseEnv.js";
 
 const WINDOWS = process.platform === "win32";
 
@@ -20,7 +21,8 @@ export function spawnGroup(spec: SpawnSpec): ChildProcessWithoutNullStreams {
   // cross-spawn, as clients use it: on Windows a config's "npx" or "uvx" is a .cmd shim that a plain spawn
   // cannot start (ENOENT); elsewhere it is child_process.spawn unchanged.
   return crossSpawn(spec.command, spec.args, {
-    env: { ...process.env, ...spec.env },
+    // A fixed base plus the server's own env: never the environment of the client that started the primary.
+    env: serverEnv(spec.env),
     ...(spec.cwd ? { cwd: spec.cwd } : {}),
     stdio: ["pipe", "pipe", "pipe"],
     // On Windows `detached` would open a console window; the tree is stopped with taskkill /T there.

@@ -101,6 +101,23 @@ describe("ready before answering", () => {
 });
 
 describe("the client's choices honoured", () => {
+  test("a downstream server gets the base environment and its own env, never the client's", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state, { OWN_SETTING: "mine" }) });
+    const { client } = await connectClient(install, home, [], { CLIENT_API_KEY: "client-secret", LANG: "C.UTF-8" });
+    const env = JSON.parse(textOf(await client.callTool({ name: "flaky__env", arguments: {} }))) as Record<string, string>;
+    assert.equal(env.CLIENT_API_KEY, undefined, "the client's variable does not reach the server");
+    assert.equal(env.CLAUDE_MPM_HOME, undefined, "nor the gateway's own settings");
+    assert.equal(env.OWN_SETTING, "mine");
+    assert.equal(env.LANG, "C.UTF-8");
+    assert.equal(env.HOME, home);
+    assert.equal(env.PATH, install.dir);
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+
   test("--config <path> gets a primary of its own serving that config; status --config reports it", async () => {
     const home = tempHome();
     const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
