@@ -1,5 +1,4 @@
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import { Client, type CallToolResult, type Tool } from "@modelcontextprotocol/client";
 import { coordinatesFor, tryConnect } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { LineTransport } from "../gateway/lineTransport.js";

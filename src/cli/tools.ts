@@ -1,4 +1,4 @@
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/client";
 import type { StatePaths } from "../coordination/paths.js";
 import { loadConfig } from "../downstream/config.js";
 import { GatewayError } from "../errors.js";

@@ -1,21 +1,13 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ListRootsRequestSchema,
-  LoggingMessageNotificationSchema,
-  PromptListChangedNotificationSchema,
-  ResourceListChangedNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  ToolListChangedNotificationSchema,
-  type LoggingMessageNotification,
-  type Prompt,
-  type Resource,
-  type ResourceTemplate,
-  type Result,
-  type ServerRequest,
-  type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
+import type {
+  Client,
+  LoggingMessageNotification,
+  Prompt,
+  Resource,
+  ResourceTemplateType as ResourceTemplate,
+  Result,
+  ServerRequest,
+  Tool,
+} from "@modelcontextprotocol/client";
 import type { DownstreamStatus } from "../coordination/status.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -290,15 +282,15 @@ export class Downstream {
   }
 
   private setup(client: Client): void {
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => this.refresh(client, "tools"));
-    client.setNotificationHandler(PromptListChangedNotificationSchema, () => this.refresh(client, "prompts"));
-    client.setNotificationHandler(ResourceListChangedNotificationSchema, async () => {
+    client.setNotificationHandler("notifications/tools/list_changed", () => this.refresh(client, "tools"));
+    client.setNotificationHandler("notifications/prompts/list_changed", () => this.refresh(client, "prompts"));
+    client.setNotificationHandler("notifications/resources/list_changed", async () => {
       await Promise.all([this.refresh(client, "resources"), this.refresh(client, "templates")]);
     });
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => this.hooks.resourceUpdated(this, n.params.uri));
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => this.hooks.log(this, n.params));
-    for (const schema of [CreateMessageRequestSchema, ElicitRequestSchema, ListRootsRequestSchema]) {
-      client.setRequestHandler(schema, (req, extra) => this.hooks.request(this, req as ServerRequest, extra.signal) as never);
+    client.setNotificationHandler("notifications/resources/updated", (n) => this.hooks.resourceUpdated(this, n.params.uri));
+    client.setNotificationHandler("notifications/message", (n) => this.hooks.log(this, n.params));
+    for (const method of ["sampling/createMessage", "elicitation/create", "roots/list"] as const) {
+      client.setRequestHandler(method, (req, ctx) => this.hooks.request(this, req as ServerRequest, ctx.mcpReq.signal) as never);
     }
   }
 

@@ -1,18 +1,18 @@
 import * as z from "zod";
 import { EventEmitter } from "node:events";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import {
-  ErrorCode,
-  McpError,
+  ProtocolError,
+  ProtocolErrorCode,
   type CallToolResult,
+  type Client,
   type LoggingMessageNotification,
   type Prompt,
   type Resource,
-  type ResourceTemplate,
+  type ResourceTemplateType as ResourceTemplate,
   type Result,
   type ServerRequest,
   type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
+} from "@modelcontextprotocol/client";
 import type { DownstreamStatus } from "../coordination/status.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -227,7 +227,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     const origin = this.flights.get(d.name)?.at(-1)?.origin;
     if (origin?.clientCapabilities()?.[need]) return origin.request(request, signal);
     throw rpcError(
-      ErrorCode.MethodNotFound,
+      ProtocolErrorCode.MethodNotFound,
       origin
         ? `${request.method}: the client calling "${d.name}" does not support ${need}`
         : `${request.method}: no client can answer for "${d.name}" (a server's requests go to the client whose call to it is in flight, and none is)`,
@@ -270,7 +270,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   /** The running server's client by name, or an error that says why there is none. */
   clientOf(server: string): Client {
     const client = this.runningClient(server);
-    if (!client) throw rpcError(ErrorCode.InvalidRequest, downMessage(server, this.servers.get(server)));
+    if (!client) throw rpcError(ProtocolErrorCode.InvalidRequest, downMessage(server, this.servers.get(server)));
     return client;
   }
 
@@ -312,7 +312,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
       } catch (err) {
         // The server's own protocol errors (unknown tool, bad arguments) reach the client as they are;
         // a crash or timeout mid-call becomes a tool error that says which server failed.
-        if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed && err.code !== ErrorCode.RequestTimeout) relayError(err);
+        if (err instanceof ProtocolError) relayError(err);
         return errorResult(`server "${d.name}" failed during ${name}: ${describeError(err)}`);
       }
     });

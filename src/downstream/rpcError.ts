@@ -1,4 +1,4 @@
-import { McpError } from "@modelcontextprotocol/sdk/types.js";
+import { ProtocolError } from "@modelcontextprotocol/client";
 
 /** A JSON-RPC error as a request handler throws it: the SDK answers with its code, message and data. */
 export interface RpcError extends Error {
@@ -7,8 +7,8 @@ export interface RpcError extends Error {
 }
 
 /**
- * An error for a client, with a plain message. McpError would do, but its message carries a
- * "MCP error <code>: " prefix that the client's SDK adds once more, so clients would read it twice.
+ * An error for a client, with a plain message, thrown from a request handler: the SDK answers with its code,
+ * message and data as they are.
  */
 export function rpcError(code: number, message: string, data?: unknown): RpcError {
   return Object.assign(new Error(message), { code, ...(data !== undefined ? { data } : {}) });
@@ -16,6 +16,6 @@ export function rpcError(code: number, message: string, data?: unknown): RpcErro
 
 /** Passes a downstream server's JSON-RPC error on to the client as the server sent it; rethrows anything else. */
 export function relayError(err: unknown): never {
-  if (err instanceof McpError) throw rpcError(err.code, err.message.replace(/^MCP error -?\d+: /, ""), err.data);
+  if (err instanceof ProtocolError) throw rpcError(err.code, err.message, err.data);
   throw err;
 }

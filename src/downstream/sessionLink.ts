@@ -1,22 +1,11 @@
-import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import type { RequestHandlerExtra } from "@modelcontextprotocol/sdk/shared/protocol.js";
 import {
-  CompleteRequestSchema,
-  ErrorCode,
-  GetPromptRequestSchema,
-  ListPromptsRequestSchema,
-  ListResourcesRequestSchema,
-  ListResourceTemplatesRequestSchema,
-  ReadResourceRequestSchema,
-  ResultSchema,
-  SetLevelRequestSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
+  ProtocolErrorCode,
   type LoggingLevel,
   type LoggingMessageNotification,
-  type ServerNotification,
-  type ServerRequest,
-} from "@modelcontextprotocol/sdk/types.js";
+  type Server,
+  type ServerContext,
+} from "@modelcontextprotocol/server";
+import { ResultSchema } from "@modelcontextprotocol/core";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import type { CallOrigin } from "../tools/types.js";
@@ -30,7 +19,7 @@ const log = logger("session");
 const CLIENT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 const SEVERITY: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
-type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+type Ctx = ServerContext;
 
 let nextSessionId = 1;
 
@@ -38,7 +27,7 @@ let nextSessionId = 1;
 export interface SessionLink {
   readonly id: number;
   /** The origin of a request this session's handler is serving, for routing progress and server requests back. */
-  origin(extra: Extra): CallOrigin;
+  origin(ctx: Ctx): CallOrigin;
   /** Stops forwarding to this session and drops its subscriptions and log level. */
   close(): void;
 }
@@ -51,60 +40,60 @@ export interface SessionLink {
 export function linkSession(server: Server, manager: DownstreamManager | undefined): SessionLink {
   const id = nextSessionId++;
   let level: LoggingLevel | undefined;
-  const origin = (extra: Extra): CallOrigin => ({
+  const origin = (ctx: Ctx): CallOrigin => ({
     sessionId: id,
-    ...(extra._meta?.progressToken !== undefined ? { progressToken: extra._meta.progressToken } : {}),
-    notify: (n) => extra.sendNotification(n),
-    request: (r, signal) => extra.sendRequest(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
+    ...(ctx.mcpReq._meta?.progressToken !== undefined ? { progressToken: ctx.mcpReq._meta.progressToken } : {}),
+    notify: (n) => ctx.mcpReq.notify(n),
+    request: (r, signal) => ctx.mcpReq.send(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
     clientCapabilities: () => server.getClientCapabilities(),
   });
 
   // Lists wait (bounded) for servers still starting, as tools/list does.
-  server.setRequestHandler(ListResourcesRequestSchema, async (_req, extra) => {
-    await manager?.ready(extra.signal);
+  server.setRequestHandler("resources/list", async (_req, ctx) => {
+    await manager?.ready(ctx.mcpReq.signal);
     return { resources: manager?.resources() ?? [] };
   });
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, async (_req, extra) => {
-    await manager?.ready(extra.signal);
+  server.setRequestHandler("resources/templates/list", async (_req, ctx) => {
+    await manager?.ready(ctx.mcpReq.signal);
     return { resourceTemplates: manager?.resourceTemplates() ?? [] };
   });
-  server.setRequestHandler(ListPromptsRequestSchema, async (_req, extra) => {
-    await manager?.ready(extra.signal);
+  server.setRequestHandler("prompts/list", async (_req, ctx) => {
+    await manager?.ready(ctx.mcpReq.signal);
     return { prompts: manager?.prompts() ?? [] };
   });
-  server.setRequestHandler(SetLevelRequestSchema, async (req) => {
+  server.setRequestHandler("logging/setLevel", async (req) => {
     level = req.params.level;
     await manager?.logLevels.set(id, level);
     return {};
   });
   if (!manager) return { id, origin, close: () => undefined };
 
-  server.setRequestHandler(ReadResourceRequestSchema, async (req, extra) => {
+  server.setRequestHandler("resources/read", async (req, ctx) => {
     // An unknown URI may be served by a server still starting: known only once it is up.
-    const owner = manager.catalog.resourceServer(req.params.uri) ?? (await manager.ready(extra.signal), manager.catalog.resourceServer(req.params.uri));
+    const owner = manager.catalog.resourceServer(req.params.uri) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.resourceServer(req.params.uri));
     if (owner === undefined) throw rpcError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
-    const client = await manager.readyClientOf(owner, extra.signal);
-    const o = origin(extra);
-    return manager.withFlight(owner, o, () => client.readResource(req.params, manager.forwardOptions(extra.signal, o)).catch(relayError));
+    const client = await manager.readyClientOf(owner, ctx.mcpReq.signal);
+    const o = origin(ctx);
+    return manager.withFlight(owner, o, () => client.readResource(req.params, manager.forwardOptions(ctx.mcpReq.signal, o)).catch(relayError));
   });
-  server.setRequestHandler(SubscribeRequestSchema, async (req) => {
+  server.setRequestHandler("resources/subscribe", async (req) => {
     await manager.subscriptions.subscribe(id, req.params.uri);
     return {};
   });
-  server.setRequestHandler(UnsubscribeRequestSchema, async (req) => {
+  server.setRequestHandler("resources/unsubscribe", async (req) => {
     await manager.subscriptions.unsubscribe(id, req.params.uri);
     return {};
   });
-  server.setRequestHandler(GetPromptRequestSchema, async (req, extra) => {
-    const target = manager.catalog.prompt(req.params.name) ?? (await manager.ready(extra.signal), manager.catalog.prompt(req.params.name));
-    if (!target) throw rpcError(ErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
-    const client = await manager.readyClientOf(target.server, extra.signal);
-    const o = origin(extra);
+  server.setRequestHandler("prompts/get", async (req, ctx) => {
+    const target = manager.catalog.prompt(req.params.name) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.prompt(req.params.name));
+    if (!target) throw rpcError(ProtocolErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
+    const client = await manager.readyClientOf(target.server, ctx.mcpReq.signal);
+    const o = origin(ctx);
     return manager.withFlight(target.server, o, () =>
-      client.getPrompt({ ...req.params, name: target.name }, manager.forwardOptions(extra.signal, o)).catch(relayError),
+      client.getPrompt({ ...req.params, name: target.name }, manager.forwardOptions(ctx.mcpReq.signal, o)).catch(relayError),
     );
   });
-  server.setRequestHandler(CompleteRequestSchema, (req, extra) => {
+  server.setRequestHandler("completion/complete", (req, ctx) => {
     const ref = req.params.ref;
     const target =
       ref.type === "ref/prompt"
@@ -113,8 +102,8 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     const client = target && manager.runningClient(target.server);
     if (!target || !client?.getServerCapabilities()?.completions) return { completion: { values: [] } };
     const params = ref.type === "ref/prompt" ? { ...req.params, ref: { ...ref, name: target.name } } : req.params;
-    const o = origin(extra);
-    return manager.withFlight(target.server, o, () => client.complete(params, manager.forwardOptions(extra.signal, o)).catch(relayError));
+    const o = origin(ctx);
+    return manager.withFlight(target.server, o, () => client.complete(params, manager.forwardOptions(ctx.mcpReq.signal, o)).catch(relayError));
   });
 
   const initialized = () => server.getClientCapabilities() !== undefined;

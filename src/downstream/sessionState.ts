@@ -1,13 +1,15 @@
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { LoggingLevel } from "@modelcontextprotocol/sdk/types.js";
+import type { Client, LoggingLevel } from "@modelcontextprotocol/client";
 import { rpcError } from "./rpcError.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 
 const log = logger("downstream");
 
-/** MCP's code for a resource no server has (spec: resources, error handling). */
-export const RESOURCE_NOT_FOUND = -32002;
+/**
+ * MCP's code for a resource no server has: -32602 (Invalid params) since 2026-07-28, and on every era with
+ * the v2 SDK, whose encode seam rewrites the 2025-era -32002 to it (spec: server/resources, error handling).
+ */
+export const RESOURCE_NOT_FOUND = -32602;
 
 /**
  * Resource subscriptions of every session. A downstream server is subscribed once per URI however many

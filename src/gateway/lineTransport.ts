@@ -1,6 +1,6 @@
 import type { Readable, Writable } from "node:stream";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { JSONRPCMessageSchema, type JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
+import { JSONRPCMessageSchema } from "@modelcontextprotocol/core";
 import { LineSplitter, MAX_LINE_BYTES } from "./lines.js";
 
 /** JSON-RPC error codes this transport answers with before a message reaches the server. */

@@ -1,6 +1,4 @@
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
-import { CallToolRequestSchema, ListToolsRequestSchema } from "@modelcontextprotocol/sdk/types.js";
+import { Server, type Transport } from "@modelcontextprotocol/server";
 import type { Registry } from "../tools/registry.js";
 import type { DownstreamManager } from "../downstream/manager.js";
 import { linkSession } from "../downstream/sessionLink.js";
@@ -30,12 +28,12 @@ export async function openSession(registry: Registry, transport: Transport, down
   );
   const link = linkSession(server, downstream);
   // Servers still starting are waited for (bounded), so a client that lists once sees every tool.
-  server.setRequestHandler(ListToolsRequestSchema, async (_req, extra) => {
-    await registry.ready(extra.signal);
+  server.setRequestHandler("tools/list", async (_req, ctx) => {
+    await registry.ready(ctx.mcpReq.signal);
     return { tools: registry.list() };
   });
-  server.setRequestHandler(CallToolRequestSchema, (req, extra) =>
-    registry.call(req.params.name, req.params.arguments, extra.signal, link.origin(extra)),
+  server.setRequestHandler("tools/call", (req, ctx) =>
+    registry.call(req.params.name, req.params.arguments, ctx.mcpReq.signal, link.origin(ctx)),
   );
   server.onclose = () => link.close();
   server.onerror = (err) => log.debug(`protocol: ${err.message}`);

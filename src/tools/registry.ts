@@ -1,5 +1,5 @@
 import * as z from "zod";
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/server";
 import type { BuiltinTool, CallOrigin, GatewayState, ToolContext } from "./types.js";
 import { errorResult, unknownToolResult } from "./types.js";
 import { describeError } from "../errors.js";

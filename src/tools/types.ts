@@ -1,5 +1,5 @@
 import type * as z from "zod";
-import type { CallToolResult, ClientCapabilities, Result, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, ClientCapabilities, Result, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/server";
 
 /** What a built-in tool may learn about the gateway that runs it. */
 export interface GatewayState {

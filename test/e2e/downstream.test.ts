@@ -7,17 +7,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
-import {
-  CreateMessageRequestSchema,
-  ElicitRequestSchema,
-  ListRootsRequestSchema,
-  LoggingMessageNotificationSchema,
-  ResourceUpdatedNotificationSchema,
-  ToolListChangedNotificationSchema,
-  type LoggingMessageNotification,
-} from "@modelcontextprotocol/sdk/types.js";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import type { LoggingMessageNotification } from "@modelcontextprotocol/client";
 import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, sleep, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { alive, downstreamStatus, EVERYTHING_SCRIPT, fixtureLines, logText, SERVERS, textOf, waitForTools, writeConfig } from "./downstreamKit.js";
 
@@ -34,9 +26,9 @@ after(() => install.cleanup());
 async function samplingClient(home: string, reply: string): Promise<Client> {
   const transport = new StdioClientTransport({ command: install.bin, args: [], env: gatewayEnv(install, home), stderr: "pipe" });
   const client = new Client({ name: `sampler-${reply}`, version: "1.0.0" }, { capabilities: { sampling: {}, elicitation: {}, roots: {} } });
-  client.setRequestHandler(ElicitRequestSchema, () => ({ action: "accept", content: { name: reply } }));
-  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: [{ uri: `file:///root-${reply}`, name: reply }] }));
-  client.setRequestHandler(CreateMessageRequestSchema, (req) => {
+  client.setRequestHandler("elicitation/create", () => ({ action: "accept", content: { name: reply } }));
+  client.setRequestHandler("roots/list", () => ({ roots: [{ uri: `file:///root-${reply}`, name: reply }] }));
+  client.setRequestHandler("sampling/createMessage", (req) => {
     const first = req.params.messages[0]?.content;
     const asked = first && "type" in first && first.type === "text" ? first.text : "?";
     return { role: "assistant", content: { type: "text", text: `${reply}:${asked}` }, model: `model-${reply}` };
@@ -98,8 +90,8 @@ describe("aggregation of the reference servers", () => {
     const dynamic = await client.readResource({ uri: "demo://resource/dynamic/text/7" });
     assert.equal(dynamic.contents[0]?.uri, "demo://resource/dynamic/text/7");
     await assert.rejects(client.readResource({ uri: "nowhere://x" }), {
-      code: -32002,
-      message: "MCP error -32002: Resource not found: no downstream server serves nowhere://x",
+      code: -32602,
+      message: "Resource not found: no downstream server serves nowhere://x",
     });
   });
 
@@ -107,8 +99,8 @@ describe("aggregation of the reference servers", () => {
     const other = (await connectClient(install, home)).client;
     const got: string[] = [];
     const otherGot: string[] = [];
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void got.push(n.params.uri));
-    other.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void otherGot.push(n.params.uri));
+    client.setNotificationHandler("notifications/resources/updated", (n) => void got.push(n.params.uri));
+    other.setNotificationHandler("notifications/resources/updated", (n) => void otherGot.push(n.params.uri));
     const uri = "demo://resource/dynamic/text/1";
     await client.subscribeResource({ uri });
     // The reference server sends an update to its subscribers when this is toggled on.
@@ -182,7 +174,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
 
   test("a crash removes the tools (list_changed), a restart with backoff brings them back", async () => {
     let changes = 0;
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
+    client.setNotificationHandler("notifications/tools/list_changed", () => void changes++);
     const before = Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
     assert.equal(textOf(await client.callTool({ name: "flaky__crash", arguments: { code: 7 } })), "crashing");
     await waitForTools(client, "flaky tools to vanish", (n) => !n.includes("flaky__pid"), 15_000);
@@ -209,7 +201,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
 
   test("a client's cancel reaches the downstream server", async () => {
     const abort = new AbortController();
-    const call = client.callTool({ name: "flaky__hang", arguments: { tag: "cancel-me" } }, undefined, { signal: abort.signal });
+    const call = client.callTool({ name: "flaky__hang", arguments: { tag: "cancel-me" } }, { signal: abort.signal });
     let early: unknown;
     call.then((r) => (early = r), (e: unknown) => (early = e));
     await waitFor("the call to reach the fixture", () => early !== undefined || fixtureLines(fixture, "hanging").includes("cancel-me"), 20_000);
@@ -221,7 +213,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
 
   test("progress comes back under the client's own token", async () => {
     const seen: number[] = [];
-    const r = await client.callTool({ name: "flaky__progress", arguments: { steps: 3 } }, undefined, { onprogress: (p) => void seen.push(p.progress) });
+    const r = await client.callTool({ name: "flaky__progress", arguments: { steps: 3 } }, { onprogress: (p) => void seen.push(p.progress) });
     assert.match(textOf(r), /done 3 steps \(token yes\)/);
     assert.deepEqual(seen, [1, 2, 3]);
   });
@@ -247,7 +239,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
 
   test("downstream log messages reach sessions at their level", async () => {
     const got: LoggingMessageNotification["params"][] = [];
-    client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void got.push(n.params));
+    client.setNotificationHandler("notifications/message", (n) => void got.push(n.params));
     await client.setLoggingLevel("info");
     await client.callTool({ name: "flaky__log", arguments: { message: "hello log", level: "info" } });
     await client.callTool({ name: "flaky__log", arguments: { message: "too chatty", level: "debug" } });
@@ -290,7 +282,7 @@ describe("hot reload of config.json", () => {
     await waitForTools(client, "memory tools", (n) => n.includes("memory__read_graph"));
     const memoryPid = downstreamStatus(install, home)[0]!.pid;
     let changes = 0;
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => void changes++);
+    client.setNotificationHandler("notifications/tools/list_changed", () => void changes++);
     writeConfig(home, { memory: SERVERS.memory(), flaky: SERVERS.flaky(fixture) });
     await waitFor("tools/list_changed", () => changes > 0, 30_000);
     await waitForTools(client, "flaky tools", (n) => n.includes("flaky__pid") && n.includes("memory__read_graph"));

@@ -2,8 +2,8 @@
 // this machine's node (the gateway's PATH has none), and waits on what a client sees.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import type { Tool } from "@modelcontextprotocol/sdk/types.js";
+import type { Client } from "@modelcontextprotocol/client";
+import type { Tool } from "@modelcontextprotocol/client";
 import { run, waitFor, type Install } from "./harness.js";
 
 const pkg = (name: string) => resolve("node_modules", "@modelcontextprotocol", name, "dist", "index.js");

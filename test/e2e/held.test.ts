@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { Client } from "@modelcontextprotocol/client";
 import { connectClient, expectNoProcessLeft, installBinary, primaries, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 

@@ -1,7 +1,7 @@
 // Shared by the built-in tool tests: a real Registry over a fake gateway state, so every call goes through
 // the same argument validation a client's call does.
 import assert from "node:assert/strict";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/server";
 import { Registry } from "../../src/tools/registry.js";
 import { builtinTools } from "../../src/tools/builtin.js";
 import type { GatewayState } from "../../src/tools/types.js";
@@ -32,4 +32,11 @@ export function text(result: CallToolResult): string {
   const first = result.content[0];
   assert.equal(first?.type, "text");
   return first.text;
+}
+
+/** A result's structured content as an object (the v2 types leave it `unknown`: SEP-2106 allows any JSON). */
+export function structured(result: CallToolResult): Record<string, unknown> {
+  const sc = result.structuredContent;
+  assert.ok(typeof sc === "object" && sc !== null && !Array.isArray(sc), "the result carries an object as structured content");
+  return sc as Record<string, unknown>;
 }

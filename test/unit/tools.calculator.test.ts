@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { text, toolUnderTest } from "./toolKit.js";
+import { structured, text, toolUnderTest } from "./toolKit.js";
 
 const { registry, call } = toolUnderTest("calculator");
 
@@ -42,7 +42,7 @@ describe("calculator", () => {
   test("a negative zero result prints and returns as 0", async () => {
     const result = await call({ operation: "multiply", a: 0, b: -1 });
     assert.equal(text(result), "0 * -1 = 0");
-    assert.ok(Object.is(result.structuredContent?.result, 0));
+    assert.ok(Object.is(structured(result).result, 0));
   });
 
   test("division by zero is an error, not Infinity", async () => {

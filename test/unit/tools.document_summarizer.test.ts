@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { text, toolUnderTest } from "./toolKit.js";
+import { structured, text, toolUnderTest } from "./toolKit.js";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -93,7 +93,7 @@ describe("document_summarizer", () => {
     assert.deepEqual(props.mode?.enum, ["brief", "detailed", "key_points", "technical"]);
     assert.deepEqual([props.max_tokens?.type, props.max_tokens?.minimum, props.max_tokens?.maximum], ["integer", 100, 10000]);
     assert.deepEqual([props.max_percentage?.minimum, props.max_percentage?.maximum, props.max_percentage?.default], [1, 100, 40]);
-    assert.ok(tool.outputSchema?.properties && "reduction_percent" in tool.outputSchema.properties);
+    assert.ok(tool.outputSchema?.properties && "reduction_percent" in (tool.outputSchema.properties as object));
   });
 
   for (const mode of ["brief", "detailed", "key_points", "technical"]) {
@@ -170,19 +170,19 @@ describe("document_summarizer", () => {
     const file = path.join(dir, "cached.md");
     fs.writeFileSync(file, DOC);
     const first = await call({ file_path: file, mode: "key_points" });
-    assert.equal(first.structuredContent?.cached, false);
+    assert.equal(structured(first).cached, false);
     const second = await call({ file_path: file, mode: "key_points" });
-    assert.equal(second.structuredContent?.cached, true);
-    assert.equal(second.structuredContent?.summary, first.structuredContent?.summary);
+    assert.equal(structured(second).cached, true);
+    assert.equal(structured(second).summary, structured(first).summary);
     assert.match(text(second), /, from cache\]$/);
     const otherOptions = await call({ file_path: file, mode: "key_points", max_percentage: 30 });
-    assert.equal(otherOptions.structuredContent?.cached, false);
+    assert.equal(structured(otherOptions).cached, false);
     const bypass = await call({ file_path: file, mode: "key_points", use_cache: false });
-    assert.equal(bypass.structuredContent?.cached, false);
+    assert.equal(structured(bypass).cached, false);
     fs.writeFileSync(file, `Fresh opening sentence about caches.\n\n${DOC}`);
     const changed = await call({ file_path: file, mode: "brief" });
-    assert.equal(changed.structuredContent?.cached, false);
-    assert.match(String(changed.structuredContent?.summary), /^Fresh opening sentence about caches\./);
+    assert.equal(structured(changed).cached, false);
+    assert.match(String(structured(changed).summary), /^Fresh opening sentence about caches\./);
   });
 
   test("a relative path is resolved against the working directory", async () => {
@@ -195,7 +195,7 @@ describe("document_summarizer", () => {
     fs.writeFileSync(file, "");
     const result = await call({ file_path: file });
     assert.equal(result.isError, undefined);
-    assert.equal(result.structuredContent?.summary, "");
+    assert.equal(structured(result).summary, "");
     assert.match(text(result), /empty/);
   });
 

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/server";
 import { Registry } from "../../src/tools/registry.js";
 import { builtinTools } from "../../src/tools/builtin.js";
 import type { GatewayState } from "../../src/tools/types.js";
