@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { GatewayError, describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { connectEndpoint, endpointFor, type EndpointAddress } from "./endpoint.js";
-import { readToken, sendHello, type ConnectionKind, type Welcome } from "./handshake.js";
+import { readToken, sendHello, type ConnectionKind, type SessionRequest, type Welcome } from "./handshake.js";
 import { identityFor } from "./identity.js";
 import { acquireLock, isLockHeld, lockPlan, type HeldLock, type LockPlan } from "./lock.js";
 import type { StatePaths } from "./paths.js";
@@ -39,7 +39,7 @@ export interface PrimaryConnection {
 }
 
 /** One attempt to reach the primary; null when none answers or the token on disk is not its token. */
-export async function tryConnect(c: Coordinates, kind: ConnectionKind, timeoutMs = 1000): Promise<PrimaryConnection | null> {
+export async function tryConnect(c: Coordinates, kind: ConnectionKind, timeoutMs = 1000, session: SessionRequest = {}): Promise<PrimaryConnection | null> {
   const token = readToken(c.paths.tokenFile);
   if (!token) return null;
   let socket: Socket;
@@ -49,7 +49,7 @@ export async function tryConnect(c: Coordinates, kind: ConnectionKind, timeoutMs
     return null;
   }
   try {
-    const welcome = await sendHello(socket, token, kind, timeoutMs);
+    const welcome = await sendHello(socket, token, kind, timeoutMs, session);
     return { socket, welcome };
   } catch (err) {
     log.debug(`hello refused: ${describeError(err)}`);
@@ -69,6 +69,8 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** The gateway program to start (default: this very program). */
   program?: { command: string; args: string[]; env?: NodeJS.ProcessEnv };
+  /** For a session: the client's own view (profile, name limit). */
+  session?: SessionRequest;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -85,7 +87,7 @@ export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Pr
   let guard: HeldLock | null = null;
   try {
     for (;;) {
-      const conn = await tryConnect(c, opts.kind);
+      const conn = await tryConnect(c, opts.kind, undefined, opts.session);
       if (conn) return conn;
       if (opts.signal?.aborted) throw new GatewayError("PRIMARY_UNREACHABLE", "gave up reaching the primary");
       // Spawn again only if the last one had time to take the lock and still no one holds it; and only the

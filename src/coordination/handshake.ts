@@ -12,6 +12,19 @@ export interface Welcome {
   ok: true;
   pid: number;
   instance_id: string;
+  /** For the user, on the bridge's stderr: the session is served, but not as asked (an unknown profile). */
+  warning?: string;
+}
+
+/** What a session's client asks for in its hello: its own view of the gateway (`--profile`, `--max-name-length`). */
+export interface SessionRequest {
+  profile?: string;
+  maxNameLength?: number;
+}
+
+/** An accepted hello: the connection's kind and, for a session, what its client asked for. */
+export interface Hello extends SessionRequest {
+  kind: ConnectionKind;
 }
 
 /** A hello is one short line; anything longer, or slower than this, is not a gateway client. */
@@ -115,14 +128,25 @@ const nonce = () => randomBytes(16).toString("hex");
 /*
  * Mutual proof of the token, which never crosses the wire: on Linux and Windows the endpoint's name can be
  * seen by other local users, and one who binds it while no primary runs must learn nothing from a client.
- *   client → {claude_mpm_gateway: 2, kind, nonce: Nc}
+ *   client → {claude_mpm_gateway: 2, kind, nonce: Nc[, profile, max_name_length]}   (a session's own view)
  *   primary → {nonce: Ns, proof: HMAC(token, "primary:" + Nc)}    the client checks it, else hangs up
  *   client → {proof: HMAC(token, "client:" + Ns)}                  the primary checks it, else hangs up
  *   primary → welcome {ok, pid, instance_id}; then the connection carries its kind's traffic.
  */
 
-/** Primary side: accepts a connection only if the peer proves it holds the token; else destroys it unread. */
-export async function acceptHello(socket: Socket, token: string, welcome: Welcome): Promise<ConnectionKind> {
+/** The session fields of a hello, if well-formed; a client that sends none asks for the default view. */
+function sessionRequest(hello: Record<string, unknown>): SessionRequest | undefined {
+  const { profile, max_name_length: max } = hello;
+  if (profile !== undefined && (typeof profile !== "string" || !profile || profile.length > 200)) return undefined;
+  if (max !== undefined && !Number.isInteger(max)) return undefined;
+  return { ...(profile !== undefined ? { profile } : {}), ...(max !== undefined ? { maxNameLength: max as number } : {}) };
+}
+
+/**
+ * Primary side: accepts a connection only if the peer proves it holds the token; else destroys it unread.
+ * `welcome` may depend on the hello (a warning about the session it asked for).
+ */
+export async function acceptHello(socket: Socket, token: string, welcome: Welcome | ((hello: Hello) => Welcome)): Promise<Hello> {
   const refuse = (why: string): never => {
     socket.destroy();
     throw new GatewayError("AUTH_FAILED", `connection refused: ${why}`);
@@ -134,7 +158,8 @@ export async function acceptHello(socket: Socket, token: string, welcome: Welcom
     return refuse((err as Error).message);
   }
   const { kind } = hello;
-  if (hello.claude_mpm_gateway !== PROTOCOL || typeof hello.nonce !== "string" || hello.nonce.length !== 32 || (kind !== "session" && kind !== "control")) {
+  const session = sessionRequest(hello);
+  if (hello.claude_mpm_gateway !== PROTOCOL || typeof hello.nonce !== "string" || hello.nonce.length !== 32 || (kind !== "session" && kind !== "control") || !session) {
     return refuse("not a gateway hello");
   }
   const ours = nonce();
@@ -146,18 +171,20 @@ export async function acceptHello(socket: Socket, token: string, welcome: Welcom
     return refuse((err as Error).message);
   }
   if (!proofsEqual(answer.proof, proofFor(token, "client", ours))) return refuse("missing or wrong token");
-  socket.write(JSON.stringify(welcome) + "\n");
-  return kind;
+  const accepted: Hello = { kind, ...session };
+  socket.write(JSON.stringify(typeof welcome === "function" ? welcome(accepted) : welcome) + "\n");
+  return accepted;
 }
 
 /** Client side: proves it holds the token to a primary that proves it too, and returns the welcome. */
-export async function sendHello(socket: Socket, token: string, kind: ConnectionKind, timeoutMs = HELLO_TIMEOUT_MS): Promise<Welcome> {
+export async function sendHello(socket: Socket, token: string, kind: ConnectionKind, timeoutMs = HELLO_TIMEOUT_MS, session: SessionRequest = {}): Promise<Welcome> {
   const fail = (why: string): never => {
     socket.destroy();
     throw new GatewayError("AUTH_FAILED", `the primary refused the connection (${why})`);
   };
   const ours = nonce();
-  socket.write(JSON.stringify({ claude_mpm_gateway: PROTOCOL, kind, nonce: ours }) + "\n");
+  const asked = { ...(session.profile !== undefined ? { profile: session.profile } : {}), ...(session.maxNameLength !== undefined ? { max_name_length: session.maxNameLength } : {}) };
+  socket.write(JSON.stringify({ claude_mpm_gateway: PROTOCOL, kind, nonce: ours, ...asked }) + "\n");
   let challenge: Record<string, unknown>;
   try {
     challenge = parse(await readLine(socket, timeoutMs));

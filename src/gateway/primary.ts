@@ -138,7 +138,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   const onConnection = (socket: Socket) => {
     socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
     acceptHello(socket, token, { ok: true, pid: process.pid, instance_id: instance.instance_id })
-      .then((kind) => (kind === "session" ? serveSession(socket) : serveControl(socket)))
+      .then((hello) => (hello.kind === "session" ? serveSession(socket) : serveControl(socket)))
       .catch((err) => log.warn(`refused a connection: ${describeError(err)}`));
   };
 

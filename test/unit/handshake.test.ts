@@ -20,13 +20,13 @@ async function pair(onServer: (s: Socket) => void): Promise<{ client: Socket; cl
 
 test("the same token on both sides: the primary learns the kind, the client gets the welcome", async () => {
   const token = newToken();
-  let kind: Promise<string> | undefined;
+  let kind: Promise<{ kind: string }> | undefined;
   const { client, close } = await pair((s) => {
     kind = acceptHello(s, token, { ok: true, pid: 42, instance_id: "i" });
   });
   const welcome = await sendHello(client, token, "control");
   assert.deepEqual(welcome, { ok: true, pid: 42, instance_id: "i" });
-  assert.equal(await kind, "control");
+  assert.deepEqual(await kind, { kind: "control" });
   client.destroy();
   close();
 });
@@ -61,5 +61,30 @@ test("an impostor on the endpoint never gets the token nor the client's proof", 
   assert.equal(heard.length, 1, `the impostor heard: ${heard.join(" | ")}`);
   assert.ok(!heard[0]!.includes(token));
   assert.deepEqual(Object.keys(JSON.parse(heard[0]!) as object).sort(), ["claude_mpm_gateway", "kind", "nonce"]);
+  close();
+});
+
+test("a session's hello carries its client's view; the welcome can warn about it", async () => {
+  const token = newToken();
+  let hello: Promise<unknown> | undefined;
+  const { client, close } = await pair((s) => {
+    hello = acceptHello(s, token, (h) => ({ ok: true, pid: 7, instance_id: "i", ...(h.profile === "nope" ? { warning: `unknown profile "${h.profile}"` } : {}) }));
+  });
+  const welcome = await sendHello(client, token, "session", undefined, { profile: "nope", maxNameLength: 41 });
+  assert.deepEqual(welcome, { ok: true, pid: 7, instance_id: "i", warning: 'unknown profile "nope"' });
+  assert.deepEqual(await hello, { kind: "session", profile: "nope", maxNameLength: 41 });
+  client.destroy();
+  close();
+});
+
+test("a hello whose view fields are malformed is refused", async () => {
+  const token = newToken();
+  let refused: Promise<unknown> | undefined;
+  const { client, close } = await pair((s) => {
+    refused = acceptHello(s, token, { ok: true, pid: 1, instance_id: "i" }).catch((err: Error) => err.message);
+  });
+  client.write(JSON.stringify({ claude_mpm_gateway: 2, kind: "session", nonce: "ab".repeat(16), profile: 42 }) + "\n");
+  assert.match(String(await refused), /not a gateway hello/);
+  client.destroy();
   close();
 });
