@@ -211,11 +211,12 @@ export class OAuthManager extends EventEmitter {
 
   /**
    * Runs the interactive sign-in for a server, or joins the one in progress: every caller gets the same
-   * authorization URL and the same outcome.
+   * authorization URL (`joined` for all but the first, so only one browser tab opens) and the same outcome.
    */
-  login(name: string, onUrl: (url: string) => void): Promise<"signed-in" | "not-needed"> {
+  login(name: string, onUrl: (url: string, joined: boolean) => void): Promise<"signed-in" | "not-needed"> {
     const s = this.server(name);
     let flow = this.flows.get(name);
+    const joined = flow !== undefined;
     if (!flow) {
       const f: Flow = { url: undefined, watchers: [], done: Promise.resolve("not-needed") };
       f.done = signIn({
@@ -243,8 +244,8 @@ export class OAuthManager extends EventEmitter {
       this.flows.set(name, f);
       flow = f;
     }
-    if (flow.url) onUrl(flow.url);
-    else flow.watchers.push(onUrl);
+    if (flow.url) onUrl(flow.url, joined);
+    else flow.watchers.push((url) => onUrl(url, joined));
     return flow.done;
   }
 

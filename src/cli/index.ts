@@ -13,6 +13,7 @@ import { restartCommand, statusCommand, stopCommand } from "./status.js";
 // Commands beyond the bridge and status load their modules on demand: what every client launches (the
 // bridge) must not evaluate zod, the config schema or the install logic.
 const lazy = {
+  auth: () => import("./auth.js"),
   install: () => import("./install.js"),
   servers: () => import("./servers.js"),
   tools: () => import("./tools.js"),
@@ -109,6 +110,22 @@ export async function runCli(argv: string[]): Promise<number> {
     .option("--from <client>", "claude-desktop|claude-code|cursor")
     .option("--dry-run", "Show what would be imported, change nothing")
     .action((o: GlobalOptions & { from?: unknown; dryRun?: boolean }) => set(lazy.servers().then((m) => m.importCommand(paths(o), o))));
+
+  // cac matches a command by its first word: "auth" takes the action as its first argument.
+  cli
+    .command("auth <action> [server]", "OAuth sign-in for remote servers: auth login <server> | auth status [--json] | auth logout <server>")
+    .option("--json", "With status: machine-readable output")
+    .example(`${GATEWAY_NAME} auth login linear`)
+    .action((what: string, server: string | undefined, o: GlobalOptions) => {
+      const needServer = () => {
+        if (!server) throw new GatewayError("USAGE", `auth ${what} needs a server name: ${GATEWAY_NAME} auth ${what} <server>`);
+        return String(server);
+      };
+      if (what === "login") set(lazy.auth().then((m) => m.loginCommand(paths(o), needServer())));
+      else if (what === "logout") set(lazy.auth().then((m) => m.logoutCommand(paths(o), needServer())));
+      else if (what === "status") set(lazy.auth().then((m) => m.authStatusCommand(paths(o), Boolean(o.json))));
+      else throw new GatewayError("USAGE", `unknown auth action "${what}": use login, status or logout`);
+    });
 
   for (const [mode, what] of [
     ["install", "Add the gateway to MCP clients' configs (default: every client found here)"],

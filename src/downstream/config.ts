@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import * as z from "zod";
 import { GatewayError } from "../errors.js";
 import { parseProfiles, type Profile } from "./profileConfig.js";
+import type { OAuthSettings } from "../auth/provider.js";
 
 /** A downstream server run as a child process speaking MCP on its stdio. */
 export interface StdioServerConfig {
@@ -20,6 +21,8 @@ export interface HttpServerConfig {
   type: "http";
   url: string;
   headers: Record<string, string>;
+  /** OAuth client settings (a client registered by hand, scopes, a client metadata document URL). */
+  oauth?: OAuthSettings;
   disabled: boolean;
 }
 
@@ -55,6 +58,16 @@ const httpSchema = z
   .object({
     type: z.enum(["http", "streamable-http", "streamableHttp"]).optional(),
     url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    oauth: z
+      .object({
+        clientId: z.string().min(1).optional(),
+        clientSecret: z.string().min(1).optional(),
+        scopes: z.array(z.string().min(1)).optional(),
+        // A client ID metadata document is only ever an https URL with a path (draft-ietf-oauth-client-id-metadata-document).
+        clientMetadataUrl: z.url({ protocol: /^https$/, error: "must be an https URL" }).optional(),
+      })
+      .strict()
+      .optional(),
     headers: stringMap.optional(),
     disabled: z.boolean().optional(),
   })
@@ -94,7 +107,7 @@ export function parseConfig(value: unknown, file: string): GatewayConfig {
     if (isHttp) {
       const r = httpSchema.safeParse(raw);
       if (!r.success) throw invalid(file, [...at, ...(r.error.issues[0]?.path ?? [])], r.error.issues[0]?.message ?? "invalid");
-      servers[name] = { type: "http", url: r.data.url, headers: r.data.headers ?? {}, disabled: r.data.disabled ?? false };
+      servers[name] = { type: "http", url: r.data.url, headers: r.data.headers ?? {}, ...(r.data.oauth ? { oauth: r.data.oauth } : {}), disabled: r.data.disabled ?? false };
     } else {
       const r = stdioSchema.safeParse(raw);
       if (!r.success) throw invalid(file, [...at, ...(r.error.issues[0]?.path ?? [])], r.error.issues[0]?.message ?? "invalid");

@@ -13,6 +13,7 @@ import {
   type ServerRequest,
   type Tool,
 } from "@modelcontextprotocol/client";
+import type { OAuthManager, RemoteServer } from "../auth/manager.js";
 import type { DownstreamStatus } from "../coordination/status.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -170,6 +171,20 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     await Promise.all([...this.servers.values()].map((d) => d.stop()));
     this.servers.clear();
     this.invalidate();
+  }
+
+  /** OAuth for the remote servers (sign-in, tokens, refresh): set by the runtime, absent in unit tests. */
+  oauth: OAuthManager | undefined;
+
+  /** A remote server of the config, as the OAuth side sees it. */
+  remoteServer(name: string): RemoteServer | undefined {
+    const cfg = this.servers.get(name)?.config;
+    return cfg?.type === "http" ? { name, url: cfg.url, headers: cfg.headers, ...(cfg.oauth ? { oauth: cfg.oauth } : {}) } : undefined;
+  }
+
+  /** Every remote server of the config. */
+  remoteServers(): RemoteServer[] {
+    return [...this.servers.keys()].flatMap((name) => this.remoteServer(name) ?? []);
   }
 
   /** Per-server health for `status`. */

@@ -15,6 +15,7 @@ import type { PrimaryStatus } from "../coordination/status.js";
 import { LineTransport } from "./lineTransport.js";
 import { openSession } from "./session.js";
 import { createDownstream, createRegistry } from "./runtime.js";
+import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 
 const log = logger("primary");
 
@@ -69,6 +70,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   const sessions = new Set<LineTransport>();
   const registry = createRegistry("primary", paths, () => sessions.size);
   const downstream = createDownstream(paths, registry);
+  const oauth = downstream.oauth;
+  /** Sign-in flows in progress: like a session, each keeps the primary from lingering out under it. */
+  let flows = 0;
   let server: NetServer | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -77,7 +81,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   const armLinger = (ms = opts.lingerMs) => {
     clearTimeout(lingerTimer);
-    if (sessions.size === 0) {
+    if (sessions.size === 0 && flows === 0) {
       lingerTimer = setTimeout(() => void shutdown(`idle for ${ms} ms with no session`), ms);
     }
   };
@@ -113,20 +117,33 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   const serveControl = (socket: Socket) => {
     socket.setEncoding("utf8");
     let buf = "";
+    let answered = false;
     socket.on("data", (chunk: string) => {
+      // One request per connection: a long one (a sign-in) must not be started again by more bytes.
+      if (answered) return;
       buf += chunk;
       const nl = buf.indexOf("\n");
       if (nl === -1) {
         if (buf.length > 4096) socket.destroy();
         return;
       }
-      let op: unknown;
+      answered = true;
+      let msg: unknown;
       try {
-        op = (JSON.parse(buf.slice(0, nl)) as { op?: unknown }).op;
+        msg = JSON.parse(buf.slice(0, nl));
       } catch {
-        op = undefined;
+        msg = undefined;
       }
-      if (op === "status") socket.end(JSON.stringify(status()) + "\n");
+      const op = (msg as { op?: unknown } | undefined)?.op;
+      if (isAuthRequest(msg)) {
+        flows++;
+        clearTimeout(lingerTimer);
+        void serveAuthRequest(msg, oauth, () => downstream.remoteServers(), (e) => socket.write(JSON.stringify(e) + "\n")).finally(() => {
+          socket.end();
+          flows--;
+          if (!stopping) armLinger();
+        });
+      } else if (op === "status") socket.end(JSON.stringify(status()) + "\n");
       else if (op === "stop") {
         socket.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
         void shutdown("stop requested");
@@ -151,6 +168,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       // the linger, whose timer would keep a stopped primary alive for the whole linger (30 s by default).
       clearTimeout(lingerTimer);
       await downstream.stop();
+      oauth.stop();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
       if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);

@@ -7,6 +7,8 @@ import type { StatePaths } from "../coordination/paths.js";
 import { VERSION } from "../version.js";
 import { DownstreamManager } from "../downstream/manager.js";
 import { DEFAULT_TIMING } from "../downstream/downstream.js";
+import { OAuthManager } from "../auth/manager.js";
+import { join } from "node:path";
 
 export { runStandalone } from "./standalone.js";
 export { runPrimary } from "./primary.js";
@@ -38,13 +40,16 @@ function envMs(name: string): number | undefined {
  * once the process serves clients. CLAUDE_MPM_GATEWAY_PING_MS and CLAUDE_MPM_GATEWAY_BACKOFF_MS shorten the
  * health-check interval and the first restart delay (tests).
  */
-export function createDownstream(paths: StatePaths, registry: Registry): DownstreamManager {
+export function createDownstream(paths: StatePaths, registry: Registry): DownstreamManager & { oauth: OAuthManager } {
   const timing = { ...DEFAULT_TIMING };
   const ping = envMs("CLAUDE_MPM_GATEWAY_PING_MS");
   if (ping) Object.assign(timing, { pingIntervalMs: ping, pingTimeoutMs: Math.min(ping, timing.pingTimeoutMs) });
   const backoff = envMs("CLAUDE_MPM_GATEWAY_BACKOFF_MS");
   if (backoff) timing.backoffBaseMs = backoff;
   const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing });
+  // Tokens live beside the primary's lock: one primary per state dir is the one refresher of each grant.
+  const oauth = new OAuthManager(join(paths.stateDir, "oauth"), (name) => manager.remoteServer(name));
+  manager.oauth = oauth;
   registry.addProvider(manager);
-  return manager;
+  return Object.assign(manager, { oauth });
 }
