@@ -106,6 +106,8 @@ export class OAuthManager extends EventEmitter {
    */
   authProvider(name: string): AuthProvider {
     let handedOut: string | undefined;
+    // Asked for at each connect: a grant obtained earlier is kept fresh from now on.
+    this.schedule(name);
     return {
       token: async () => {
         const s = this.lookup(name);

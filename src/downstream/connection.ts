@@ -1,4 +1,4 @@
-import { Client, StreamableHTTPClientTransport, type Transport } from "@modelcontextprotocol/client";
+import { Client, StreamableHTTPClientTransport, type AuthProvider, type Transport } from "@modelcontextprotocol/client";
 import type { ServerConfig } from "./config.js";
 import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { logger } from "../log.js";
@@ -29,6 +29,8 @@ export interface ConnectOptions {
   setup(client: Client): void;
   /** Aborts a start in progress (the gateway is stopping): the server is stopped and connect rejects. */
   signal: AbortSignal;
+  /** A remote server's OAuth: the bearer token per request and the refresh on a 401 (src/auth). */
+  authProvider?: AuthProvider;
 }
 
 function newClient(): Client {
@@ -98,7 +100,8 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
 
 /** Opens an MCP session with a remote server over Streamable HTTP. */
 async function connectHttp(name: string, cfg: Extract<ServerConfig, { type: "http" }>, opts: ConnectOptions): Promise<Connection> {
-  const transport = new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit: { headers: cfg.headers } });
+  const auth = opts.authProvider ? { authProvider: opts.authProvider } : {};
+  const transport = new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit: { headers: cfg.headers }, ...auth });
   const client = newClient();
   opts.setup(client);
   let report!: (why: string) => void;

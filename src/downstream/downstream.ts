@@ -1,4 +1,5 @@
 import type {
+  AuthProvider,
   Client,
   LoggingMessageNotification,
   Prompt,
@@ -11,13 +12,15 @@ import type {
 import type { DownstreamStatus } from "../coordination/status.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
+import { GATEWAY_NAME } from "../version.js";
 import type { ServerConfig } from "./config.js";
 import { connect, type Connection } from "./connection.js";
 
 const log = logger("downstream");
 
 /** Where a downstream server is in its lifecycle. */
-export type DownstreamState = "starting" | "running" | "backoff" | "crash-loop" | "stopped" | "disabled";
+/** `needs-sign-in`: a remote server refused us and no OAuth grant is left; it waits for `auth login`, not a timer. */
+export type DownstreamState = "starting" | "running" | "backoff" | "crash-loop" | "needs-sign-in" | "stopped" | "disabled";
 
 /** Every wait in a downstream's life, bounded. */
 export interface Timing {
@@ -71,6 +74,10 @@ export interface DownstreamHooks {
   request(d: Downstream, request: ServerRequest, signal: AbortSignal): Promise<Result>;
   /** Runs after each (re)connect, before the server counts as running: restores subscriptions, log level. */
   connected(d: Downstream, client: Client): Promise<void>;
+  /** A remote server's OAuth provider, if it uses OAuth. */
+  authProvider?(d: Downstream): AuthProvider | undefined;
+  /** True when a failed start was the server asking for a sign-in we do not have. */
+  needsSignIn?(d: Downstream): boolean;
 }
 
 type ListKind = "tools" | "resources" | "templates" | "prompts";
@@ -215,6 +222,7 @@ export class Downstream {
         stopGraceMs: this.timing.stopGraceMs,
         setup: (client) => this.setup(client),
         signal: this.abortStart.signal,
+        ...(this.config.type === "http" && this.hooks.authProvider ? { authProvider: this.hooks.authProvider(this) } : {}),
       });
       if (epoch !== this.epoch) return void conn.close();
       this.conn = conn;
@@ -228,8 +236,27 @@ export class Downstream {
       this.pinger.unref();
       this.setState("running");
     } catch (err) {
+      if (epoch === this.epoch && this.hooks.needsSignIn?.(this)) return this.awaitSignIn(epoch);
       this.fail(epoch, describeError(err));
     }
+  }
+
+  /** No retry timer: only a sign-in helps, and the manager restarts the server when one happens. */
+  private awaitSignIn(epoch: number): void {
+    if (epoch !== this.epoch) return;
+    this.epoch++;
+    this.clearLists();
+    this.lastError = `needs a sign-in: run \`${GATEWAY_NAME} auth login ${this.name}\``;
+    log.warn(`${this.name}: ${this.lastError}`);
+    this.setState("needs-sign-in");
+  }
+
+  /** Stops and starts the server afresh (after a sign-in or sign-out), backoff forgotten. */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.abortStart = new AbortController();
+    this.failures = 0;
+    this.start();
   }
 
   private fail(epoch: number, why: string): void {

@@ -17,6 +17,7 @@ import type { OAuthManager, RemoteServer } from "../auth/manager.js";
 import type { DownstreamStatus } from "../coordination/status.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
+import { GATEWAY_NAME } from "../version.js";
 import type { ToolProvider } from "../tools/registry.js";
 import { errorResult, unknownToolResult, type CallOrigin, type ToolContext } from "../tools/types.js";
 import { Catalog, templateMatches } from "./catalog.js";
@@ -176,6 +177,20 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   /** OAuth for the remote servers (sign-in, tokens, refresh): set by the runtime, absent in unit tests. */
   oauth: OAuthManager | undefined;
 
+  /** Plugs in the OAuth side: a sign-in or sign-out restarts the server; a grant lost while running too. */
+  useOAuth(oauth: OAuthManager): void {
+    this.oauth = oauth;
+    const restart = (name: string, onlyRunning: boolean) => {
+      const d = this.servers.get(name);
+      if (!d || this.stopped || (onlyRunning && d.state !== "running")) return;
+      log.info(`${name}: restarting for its new sign-in state`);
+      void d.restart();
+    };
+    oauth.on("signedIn", (name: string) => restart(name, false));
+    oauth.on("signedOut", (name: string) => restart(name, false));
+    oauth.on("needsSignIn", (name: string) => restart(name, true));
+  }
+
   /** A remote server of the config, as the OAuth side sees it. */
   remoteServer(name: string): RemoteServer | undefined {
     const cfg = this.servers.get(name)?.config;
@@ -230,6 +245,10 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     connected: async (d: Downstream, client: Client) => {
       await Promise.all([this.logLevels.apply(client), this.subscriptions.restore(client, (uri) => serves(d, uri))]);
     },
+    // A static Authorization header in the config is the user's choice: no OAuth over it.
+    authProvider: (d: Downstream) =>
+      d.config.type === "http" && !Object.keys(d.config.headers).some((h) => h.toLowerCase() === "authorization") ? this.oauth?.authProvider(d.name) : undefined,
+    needsSignIn: (d: Downstream) => this.oauth?.needsSignIn(d.name) ?? false,
   };
 
   /**
@@ -313,7 +332,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   call(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined {
     const target = this.catalog.tool(name);
     const d = target && this.servers.get(target.server);
-    if (!target || !d) return undefined;
+    if (!target || !d) return this.signInFirst(name);
     const client = d.client;
     // Its tool is known (it ran before in this primary) and it is starting again: the call waits for it.
     if (!client && d.worthWaiting) return this.readyServer(d.name, ctx.signal).then(() => this.call(name, args, ctx) ?? unknownToolResult(name));
@@ -333,6 +352,15 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     });
   }
 
+  /**
+   * A tool of a server that never ran here because it needs a sign-in is unknown by name; a call to a name in
+   * its namespace still learns what to do rather than "unknown tool".
+   */
+  private signInFirst(name: string): Promise<CallToolResult> | undefined {
+    const d = [...this.servers.values()].find((s) => s.state === "needs-sign-in" && name.startsWith(prefixOf(s.name)));
+    return d && Promise.resolve(errorResult(downMessage(d.name, d)));
+  }
+
   /** Aggregated lists for sessions. */
   resources(): Resource[] {
     return this.catalog.resources;
@@ -345,8 +373,12 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   }
 }
 
+/** The namespace prefix of a server's tools. */
+const prefixOf = (server: string) => `${server}__`;
+
 function downMessage(server: string, d: Downstream | undefined): string {
   if (!d) return `server "${server}" is not configured`;
+  if (d.state === "needs-sign-in") return `server "${server}" needs a sign-in: run \`${GATEWAY_NAME} auth login ${server}\`, then call again`;
   const why = d.status().last_error;
   return `server "${server}" is down (${d.state}${why ? `: ${why}` : ""}); its tools come back when it runs again`;
 }

@@ -49,7 +49,7 @@ export function createDownstream(paths: StatePaths, registry: Registry): Downstr
   const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing });
   // Tokens live beside the primary's lock: one primary per state dir is the one refresher of each grant.
   const oauth = new OAuthManager(join(paths.stateDir, "oauth"), (name) => manager.remoteServer(name));
-  manager.oauth = oauth;
+  manager.useOAuth(oauth);
   registry.addProvider(manager);
   return Object.assign(manager, { oauth });
 }

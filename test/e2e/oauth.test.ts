@@ -7,16 +7,20 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
+  connectClient,
   expectNoProcessLeft,
   installBinary,
   runAsync,
   stateFiles,
   stopGateway,
   tempHome,
+  waitFor,
   type Install,
   type RunResult,
 } from "./harness.js";
 import { fakeBrowser, startOAuthFixtures, writeConfig, type FakeBrowser, type OAuthFixtures } from "./oauthKit.js";
+
+const CIMD_URL = "https://gateway.example/oauth/client-metadata.json";
 
 describe("OAuth for remote servers", () => {
   let install: Install;
@@ -57,6 +61,107 @@ describe("OAuth for remote servers", () => {
     assert.equal(files.length, 1);
     return join(oauthDir(), files[0]!);
   };
+
+  test("dynamic registration: needs sign-in, tools hidden, call names the command; after login every client uses it", async () => {
+    fx = await startOAuthFixtures();
+    writeConfig(home, { docs: { url: fx.mcp.url } });
+    const { client } = await connectClient(install, home, [], env);
+    let changed = 0;
+    client.setNotificationHandler("notifications/tools/list_changed", () => void changed++);
+    await waitFor("docs to need sign-in", async () => (await authStatus())[0]?.state === "needs-sign-in", 30_000);
+    const tools = (await client.listTools()).tools.map((t) => t.name);
+    assert.ok(!tools.some((t) => t.startsWith("docs__")), "no tool of a server that needs sign-in");
+    const refused = await client.callTool({ name: "docs__whoami", arguments: {} });
+    assert.equal(refused.isError, true);
+    assert.match(JSON.stringify(refused.content), /claude-mpm-gateway auth login docs/);
+    const status = JSON.parse((await cli(["status", "--json"])).stdout) as { downstream: Array<{ name: string; state: string }> };
+    assert.equal(status.downstream.find((d) => d.name === "docs")?.state, "needs-sign-in");
+
+    const login = await cli(["auth", "login", "docs"]);
+    assert.equal(login.status, 0, login.stderr);
+    assert.match(login.stdout, /http:\/\/127\.0\.0\.1:\d+\/authorize\?/);
+    assert.match(login.stdout, /Signed in to "docs"/);
+    assert.equal(browser.opened().length, 1);
+    assert.equal(fx.as.registrations.length, 1);
+    assert.deepEqual(fx.as.registrations[0]!.grant_types, ["authorization_code", "refresh_token"]);
+    assert.equal(fx.as.authorizations[0]!.resource, fx.mcp.url);
+    assert.equal(statSync(tokensFile()).mode & 0o777, 0o600);
+
+    await waitFor("docs tools listed", async () => (await client.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
+    assert.ok(changed > 0, "tools/list_changed after the sign-in");
+    const r = await client.callTool({ name: "docs__whoami", arguments: {} });
+    assert.match(JSON.stringify(r.content), /client=dcr-/);
+    // A second client needs no sign-in of its own.
+    const second = await connectClient(install, home, [], env);
+    const r2 = await second.client.callTool({ name: "docs__whoami", arguments: {} });
+    assert.match(JSON.stringify(r2.content), /client=dcr-/);
+    const st = (await authStatus())[0]!;
+    assert.equal(st.state, "signed-in");
+    assert.equal(st.client, "registered");
+    await second.client.close();
+    await client.close();
+  });
+
+  test("client ID metadata document, and a static client from the config: no registration", async () => {
+    fx = await startOAuthFixtures({
+      dcr: false,
+      cimd: { [CIMD_URL]: { client_id: CIMD_URL, client_name: "claude-mpm-gateway", redirect_uris: ["http://127.0.0.1/callback"] } },
+      staticClients: { "static-app": "s3cret" },
+    });
+    writeConfig(home, {
+      bydoc: { url: fx.mcp.url, oauth: { clientMetadataUrl: CIMD_URL } },
+      bystatic: { url: fx.mcp.url, oauth: { clientId: "static-app", clientSecret: "s3cret", scopes: ["mcp"] } },
+    });
+    for (const name of ["bydoc", "bystatic"]) {
+      const login = await cli(["auth", "login", name]);
+      assert.equal(login.status, 0, login.stderr);
+    }
+    assert.equal(fx.as.registrations.length, 0);
+    assert.deepEqual(
+      fx.as.authorizations.map((a) => a.client_id),
+      [CIMD_URL, "static-app"],
+    );
+    // The config's scopes, plus offline_access the SDK adds for a refresh token where the AS offers it.
+    assert.deepEqual(fx.as.authorizations[1]!.scope!.split(" "), ["mcp", "offline_access"]);
+    const { client } = await connectClient(install, home, [], env);
+    await waitFor("both servers' tools", async () => (await client.listTools()).tools.filter((t) => t.name.endsWith("__whoami")).length === 2, 30_000);
+    assert.match(JSON.stringify((await client.callTool({ name: "bydoc__whoami", arguments: {} })).content), new RegExp(`client=${CIMD_URL}`));
+    assert.match(JSON.stringify((await client.callTool({ name: "bystatic__whoami", arguments: {} })).content), /client=static-app/);
+    const states = Object.fromEntries((await authStatus()).map((s) => [s.name, s.client]));
+    assert.deepEqual(states, { bydoc: "metadata-document", bystatic: "config" });
+    for (const f of readdirSync(join(home, "mcp", "oauth"))) assert.doesNotMatch(readFileSync(join(home, "mcp", "oauth", f), "utf8"), /s3cret/);
+    await client.close();
+  });
+
+  test("refresh before expiry; a revoked grant → needs sign-in, no crash loop; logout revokes and deletes", async () => {
+    fx = await startOAuthFixtures({ accessTtlS: 4 });
+    writeConfig(home, { docs: { url: fx.mcp.url } });
+    assert.equal((await cli(["auth", "login", "docs"])).status, 0);
+    const { client } = await connectClient(install, home, [], env);
+    await waitFor("docs tools", async () => (await client.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
+    const refreshes = () => fx!.as.tokenRequests.filter((t) => t.grant_type === "refresh_token").length;
+    await waitFor("a refresh ahead of expiry", () => refreshes() >= 2, 30_000);
+    assert.match(JSON.stringify((await client.callTool({ name: "docs__whoami", arguments: {} })).content), /client=dcr-/);
+
+    fx.as.rejectRefresh = true;
+    await waitFor("docs to need sign-in", async () => (await authStatus())[0]?.state === "needs-sign-in", 30_000);
+    await waitFor("docs tools gone", async () => !(await client.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
+    const refused = await client.callTool({ name: "docs__whoami", arguments: {} });
+    assert.match(JSON.stringify(refused.content), /auth login docs/);
+    const before = fx.as.tokenRequests.length;
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.ok(fx.as.tokenRequests.length - before <= 1, "no refresh loop against a refused grant");
+
+    fx.as.rejectRefresh = false;
+    assert.equal((await cli(["auth", "login", "docs"])).status, 0);
+    await waitFor("docs back", async () => (await client.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
+    const logout = await cli(["auth", "logout", "docs"]);
+    assert.equal(logout.status, 0, logout.stderr);
+    assert.match(logout.stdout, /Signed out of "docs" \(revoked\)/);
+    assert.ok(fx.as.revocations.length >= 1);
+    assert.equal(readdirSync(join(home, "mcp", "oauth")).length, 0);
+    await client.close();
+  });
 
   test("two sign-ins at once with no gateway running: one primary, one flow, one registration", async () => {
     fx = await startOAuthFixtures();
