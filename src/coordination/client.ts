@@ -63,7 +63,7 @@ export interface ConnectOptions {
   kind: ConnectionKind;
   /** Start a primary when the lock is free. */
   spawn: boolean;
-  /** Give up after this long (default 10 s). */
+  /** Give up after this long (default 10 s, or CLAUDE_MPM_GATEWAY_START_TIMEOUT_MS). */
   deadlineMs?: number;
   /** Stop trying early. */
   signal?: AbortSignal;
@@ -75,12 +75,24 @@ export interface ConnectOptions {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const DEFAULT_START_DEADLINE_MS = 10_000;
+
+/**
+ * How long a client waits for a primary to answer: 10 s, or CLAUDE_MPM_GATEWAY_START_TIMEOUT_MS where a
+ * primary starts slower (the arm64 build under qemu on a busy machine takes 10–15 s); bad values are ignored.
+ */
+function startDeadlineMs(): number {
+  const ms = Number(process.env.CLAUDE_MPM_GATEWAY_START_TIMEOUT_MS?.trim() || NaN);
+  return Number.isFinite(ms) && ms > 0 ? ms : DEFAULT_START_DEADLINE_MS;
+}
+
 /**
  * Reaches the primary, starting one when the lock is free, retrying with backoff until the deadline. Many
  * callers may spawn at once: the lock picks one primary and the others exit.
  */
 export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Promise<PrimaryConnection> {
-  const deadline = Date.now() + (opts.deadlineMs ?? 10_000);
+  const deadlineMs = opts.deadlineMs ?? startDeadlineMs();
+  const deadline = Date.now() + deadlineMs;
   let delay = 10;
   let lastSpawn = 0;
   let spawned: SpawnedPrimary | undefined;
@@ -107,7 +119,7 @@ export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Pr
       if (Date.now() + delay > deadline) {
         throw new GatewayError(
           "PRIMARY_UNREACHABLE",
-          `no gateway primary answered on ${c.endpoint.display} within ${Math.round((opts.deadlineMs ?? 10_000) / 1000)} s; see ${c.paths.logFile}`,
+          `no gateway primary answered on ${c.endpoint.display} within ${Math.round(deadlineMs / 1000)} s; see ${c.paths.logFile}`,
         );
       }
       await sleep(delay);
