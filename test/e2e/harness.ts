@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 
@@ -17,11 +17,11 @@ export interface Install {
   cleanup(): void;
 }
 
-/** Copies the built binary into a fresh temp folder. */
-export function installBinary(): Install {
+/** Copies the built binary (or another build of it, e.g. a cross-built one) into a fresh temp folder. */
+export function installBinary(from: string = BUILT): Install {
   const dir = mkdtempSync(join(tmpdir(), "cmg-bin-"));
   const bin = join(dir, "claude-mpm-gateway");
-  copyFileSync(BUILT, bin);
+  copyFileSync(from, bin);
   return {
     dir,
     bin,
@@ -96,10 +96,15 @@ export function processesOf(bin: string): Array<{ pid: number; args: string[] }>
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (readlinkSync(`/proc/${entry}/exe`) !== bin) continue;
+      const exe = readlinkSync(`/proc/${entry}/exe`);
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
+      // An emulated binary (the arm64 build under qemu-user) shows as qemu running it: `qemu-aarch64 <bin>
+      // args`, or through binfmt_misc's preserve-argv0 entry `…-binfmt-P <bin> <argv0> args`.
+      const emulated = exe !== bin && /^qemu-/.test(basename(exe)) && cmdline[1] === bin;
+      if (exe !== bin && !emulated) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue; // a zombie is already dead
-      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean).slice(1);
+      const args = cmdline.slice(!emulated ? 1 : cmdline[0]!.endsWith("-binfmt-P") ? 3 : 2);
       found.push({ pid: Number(entry), args });
     } catch {
       // exited while we looked
