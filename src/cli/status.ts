@@ -11,6 +11,7 @@ const out = (s: string) => process.stdout.write(s + "\n");
 export async function statusCommand(paths: StatePaths, json: boolean): Promise<number> {
   const result = await queryStatus(coordinatesFor(paths));
   out(json ? JSON.stringify(statusJson(result, paths), null, 2) : formatStatus(result, paths));
+  // "elsewhere" shares exit 4 with "unresponsive": a primary exists that this process cannot talk to.
   return result.state === "running" ? EXIT.OK : result.state === "not-running" ? EXIT.NOT_RUNNING : EXIT.UNRESPONSIVE;
 }
 
@@ -22,7 +23,9 @@ export function statusJson(result: GatewayStatus, paths: StatePaths): Record<str
     case "not-running":
       return { running: false, state: "not-running", state_dir: paths.stateDir, cleaned: result.stale };
     case "unresponsive":
-      return { running: false, state: "unresponsive", state_dir: paths.stateDir, instance: result.instance };
+      return { running: false, state: "unresponsive", state_dir: paths.stateDir, instance: result.instance, verified_pid: result.pid };
+    case "elsewhere":
+      return { running: false, state: "elsewhere", state_dir: paths.stateDir, instance: result.instance, where: result.why };
   }
 }
 
@@ -46,12 +49,28 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     lines.push("  A client that launches claude-mpm-gateway starts it.");
     return lines.join("\n");
   }
+  if (result.state === "elsewhere") {
+    const i = result.instance;
+    return [
+      `◌ claude-mpm-gateway - running elsewhere (${result.why})`,
+      rows([
+        ["State dir", paths.stateDir],
+        ["Recorded", `pid ${i.pid} on host ${i.host}, started ${i.started_at}`],
+      ]),
+      "  A primary that this process cannot reach or check uses this state dir. It was left alone: one state",
+      "  dir serves one host and namespace; give each its own CLAUDE_MPM_HOME, or stop that primary where it runs.",
+    ].join("\n");
+  }
   if (result.state === "unresponsive") {
-    const pid = result.instance ? ` (pid ${result.instance.pid})` : "";
+    const pid = result.pid !== null ? ` (pid ${result.pid})` : "";
+    const advice =
+      result.pid !== null
+        ? `Stop it (kill ${result.pid}) and a client will start a new one.`
+        : `Its process could not be proven to be the recorded primary${result.instance ? ` (pid ${result.instance.pid} on ${result.instance.host})` : ""}, so no pid is shown to kill.`;
     return [
       `× claude-mpm-gateway - lock held but not answering${pid}`,
       rows([["State dir", paths.stateDir]]),
-      `  The primary holds the lock but does not answer on its endpoint. Stop it (kill${pid ? ` ${result.instance!.pid}` : ""}) and a client will start a new one.`,
+      `  The primary holds the lock but does not answer on its endpoint. ${advice}`,
     ].join("\n");
   }
   const s: PrimaryStatus = result.status;

@@ -3,11 +3,16 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { GatewayError, describeError } from "../errors.js";
 import { logger } from "../log.js";
-import { connectEndpoint, endpointFor, type EndpointAddress } from "./endpoint.js";
+import { tmpdir } from "node:os";
+import { connectEndpoint } from "./endpoint.js";
 import { readToken, sendHello, type ConnectionKind, type SessionRequest, type Welcome } from "./handshake.js";
-import { identityFor } from "./identity.js";
-import { acquireLock, isLockHeld, lockPlan, type HeldLock, type LockPlan } from "./lock.js";
+import { stateDirKey } from "./identity.js";
+import { acquireLock, isLockHeld, type HeldLock, type LockPlan } from "./lock.js";
 import type { StatePaths } from "./paths.js";
+import { planCoordination, type CoordinationPlan, type EndpointAddress } from "./plan.js";
+import { chooseSocketDir, type SocketDir } from "./socketDir.js";
+import { currentSid, pipeBaseName, readOrCreateSecret } from "./windowsPipe.js";
+import { ensureStateDir } from "./stateDir.js";
 import { spawnPrimary, type SpawnedPrimary } from "./spawnPrimary.js";
 
 const log = logger("client");
@@ -21,15 +26,45 @@ export interface Coordinates {
   endpoint: EndpointAddress;
 }
 
-/** The lock and endpoint of a state dir on this platform. */
-export function coordinatesFor(paths: StatePaths): Coordinates {
-  const id = identityFor(paths.stateDir);
+/**
+ * The lock and endpoint of a state dir on this platform. Resolved at first use, not here: the names derive
+ * from the dir's device and inode, which exist only once the dir does; before that, every plan points into
+ * the missing dir, where nothing can listen.
+ */
+export function coordinatesFor(paths: StatePaths, env: NodeJS.ProcessEnv = process.env): Coordinates {
+  let resolved: CoordinationPlan | undefined;
+  const plan = () => resolved ?? resolvePlan(paths, env, (p) => (resolved = p));
   return {
     paths,
-    lock: lockPlan(id, paths.lockFile),
-    spawnGuard: lockPlan(id, join(paths.stateDir, "gateway.spawn.lock"), "spawn"),
-    endpoint: endpointFor(id, paths.stateDir),
+    get lock() {
+      return plan().lock;
+    },
+    get spawnGuard() {
+      return plan().spawnGuard;
+    },
+    get endpoint() {
+      return plan().endpoint;
+    },
   };
+}
+
+function resolvePlan(paths: StatePaths, env: NodeJS.ProcessEnv, keep: (p: CoordinationPlan) => void): CoordinationPlan {
+  const platform = process.platform;
+  let dirKey: string | undefined;
+  try {
+    dirKey = stateDirKey(paths.stateDir, platform);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  const uid = typeof process.getuid === "function" ? process.getuid() : -1;
+  const socketDir: SocketDir = dirKey
+    ? chooseSocketDir({ platform, stateDir: paths.stateDir, env, tmp: tmpdir(), uid })
+    : { dir: paths.stateDir, shared: false, kind: "state" };
+  const pipeBase =
+    platform === "win32" && dirKey ? pipeBaseName(currentSid(), readOrCreateSecret(join(paths.stateDir, "gateway.secret")), dirKey) : "claude-mpm-gateway-none";
+  const plan = planCoordination({ platform, stateDir: paths.stateDir, lockFile: paths.lockFile, socketDir, dirKey: dirKey ?? "none", pipeBase });
+  if (dirKey) keep(plan);
+  return plan;
 }
 
 /** An authenticated connection to the primary. */
@@ -91,6 +126,8 @@ function startDeadlineMs(): number {
  * callers may spawn at once: the lock picks one primary and the others exit.
  */
 export async function connectToPrimary(c: Coordinates, opts: ConnectOptions): Promise<PrimaryConnection> {
+  // The spawn guard and the names live in (or derive from) the state dir: it must exist before either.
+  if (opts.spawn) ensureStateDir(c.paths);
   const deadlineMs = opts.deadlineMs ?? startDeadlineMs();
   const deadline = Date.now() + deadlineMs;
   let delay = 10;

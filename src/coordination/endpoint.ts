@@ -1,41 +1,26 @@
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { GatewayError } from "../errors.js";
-import { abstractAddress, type Identity } from "./identity.js";
+import type { HeldLock } from "./lock.js";
+import type { EndpointAddress } from "./plan.js";
+import { ensurePrivateDir } from "./socketDir.js";
 
-/** Unix socket paths longer than this fail to bind on macOS (104 bytes with the terminator). */
-const MAX_SOCKET_PATH = 103;
-
-/** Where the primary listens: an address for net.listen/connect and a form for people. */
-export interface EndpointAddress {
-  address: string;
-  display: string;
-  /** A socket file the primary owns (macOS), removed at shutdown. */
-  file?: string;
-}
+export type { EndpointAddress } from "./plan.js";
 
 /**
- * Chooses the primary's endpoint: an abstract socket on Linux (no file, gone with its holder), a named pipe
- * on Windows, and on macOS a socket file in the 0700 state dir (or a short 0700 temp dir when that path
- * is too long for a Unix socket).
+ * Serves connections on the endpoint. On Linux the lock's listening socket is the endpoint; elsewhere a
+ * server is bound, which is safe because the caller holds the lock (a stale socket file is ours to remove).
  */
-export function endpointFor(id: Identity, stateDir: string, tmp: string = tmpdir()): EndpointAddress {
-  const name = `claude-mpm-gateway-${id.user}-${id.dirHash}`;
-  if (id.platform === "linux") return { address: abstractAddress(name), display: `@${name}` };
-  if (id.platform === "win32") {
-    const address = `\\\\.\\pipe\\${name}`;
-    return { address, display: address };
+export function listenEndpoint(ep: EndpointAddress, onConnection: (socket: Socket) => void, lock?: HeldLock): Promise<Server> {
+  if (ep.viaLock && lock?.server) {
+    const server = lock.server;
+    // Connections that came in before now were answered by the lock's probe handler (closed at once).
+    server.removeAllListeners("connection");
+    server.on("connection", onConnection);
+    server.ref();
+    return Promise.resolve(server);
   }
-  const inState = join(stateDir, "gateway.sock");
-  const file = Buffer.byteLength(inState) <= MAX_SOCKET_PATH ? inState : join(tmp, `claude-mpm-${id.user}`, `${id.dirHash}.sock`);
-  return { address: file, display: file, file };
-}
-
-/** Listens on the endpoint; the caller must hold the lock, which makes removing a stale socket file safe. */
-export function listenEndpoint(ep: EndpointAddress, onConnection: (socket: Socket) => void): Promise<Server> {
-  if (ep.file) prepareSocketFile(ep.file);
+  if (ep.file) prepareSocketFile(ep);
   return new Promise((resolve, reject) => {
     const server = createServer(onConnection);
     server.once("error", (err) =>
@@ -77,9 +62,9 @@ export function removeSocketFile(file: string): void {
   }
 }
 
-function prepareSocketFile(file: string): void {
-  const dir = join(file, "..");
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+function prepareSocketFile(ep: EndpointAddress): void {
+  const file = ep.file!;
+  if (ep.privateDir && typeof process.getuid === "function") ensurePrivateDir(ep.privateDir, process.getuid());
   try {
     if (!lstatSync(file).isSocket()) {
       throw new GatewayError("STATE_DIR", `${file} exists and is not a socket: remove it`);

@@ -30,6 +30,8 @@ export interface Hello extends SessionRequest {
 /** A hello is one short line; anything longer, or slower than this, is not a gateway client. */
 const MAX_HELLO_BYTES = 1024;
 export const HELLO_TIMEOUT_MS = 2000;
+/** Why a connection that sent nothing before closing was refused: a lock probe, not worth a warning. */
+export const CLOSED_UNREAD = "closed before sending a byte";
 
 /** Makes a fresh secret for this primary's lifetime. */
 export function newToken(): string {
@@ -88,7 +90,7 @@ function readLine(socket: Socket, timeoutMs: number): Promise<string> {
       finish(null, buf.subarray(0, nl).toString("utf8"));
       if (rest.length) socket.unshift(rest);
     };
-    const onClose = () => finish(new Error("connection closed during hello"));
+    const onClose = () => finish(new Error(buf.length ? "connection closed during hello" : CLOSED_UNREAD));
     const onError = (err: Error) => finish(err);
     const timer = setTimeout(() => finish(new Error("no hello within the time limit")), timeoutMs);
     socket.on("data", onData);

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { realpathSync, statSync } from "node:fs";
 import { userInfo } from "node:os";
 
 /** The platforms the gateway coordinates on; any other is refused with a clear error. */
@@ -8,30 +9,40 @@ export type CoordinationPlatform = "linux" | "darwin" | "win32";
 export interface Identity {
   platform: NodeJS.Platform;
   user: string;
-  /** A short, stable hash of the state dir's absolute path. */
-  dirHash: string;
+  /**
+   * A short hash of what the file system says the state dir is, not of the path string: the same dir
+   * reached through a symlink, a bind mount or another namespace gets the same key, so it gets one primary.
+   */
+  dirKey: string;
 }
 
-/** The identity of this process for the given state dir. */
-export function identityFor(stateDir: string, platform: NodeJS.Platform = process.platform): Identity {
-  const user =
-    typeof process.getuid === "function"
-      ? String(process.getuid())
-      : userInfo().username.replace(/[^A-Za-z0-9_.-]/g, "_");
-  const dirHash = createHash("sha256").update(stateDir).digest("hex").slice(0, 16);
-  return { platform, user, dirHash };
+/** How the state dir is identified, injectable so each platform's rule is unit-testable anywhere. */
+export interface DirProbe {
+  stat(path: string): { dev: number | bigint; ino: number | bigint };
+  realpath(path: string): string;
 }
 
-/** The size of sun_path in Linux's sockaddr_un. */
-const SUN_PATH_BYTES = 108;
+const realProbe: DirProbe = { stat: (p) => statSync(p, { bigint: true }), realpath: (p) => realpathSync.native(p) };
 
 /**
- * A Linux abstract socket address for `name`, padded with NULs to fill sun_path. An abstract name is every
- * byte the address length covers: Node 20 binds and connects with the whole of sun_path (trailing NULs
- * included), Node 24 with the exact length, so `\0name` would be two different sockets to them. A name that
- * fills sun_path is one kernel object for both: the lock and endpoint hold whichever Node runs this code.
+ * The key of an existing state dir. POSIX: device and inode (stat follows symlinks). Windows: NTFS has no
+ * stable inode through Node's stat on every volume, so the real path, case-folded as the file system
+ * compares it. Throws ENOENT when the dir does not exist yet.
  */
-export function abstractAddress(name: string): string {
-  const head = `\0${name}`;
-  return head + "\0".repeat(Math.max(0, SUN_PATH_BYTES - Buffer.byteLength(head)));
+export function stateDirKey(stateDir: string, platform: NodeJS.Platform = process.platform, probe: DirProbe = realProbe): string {
+  const what = platform === "win32" ? `path:${probe.realpath(stateDir).toLowerCase()}` : (() => {
+    const st = probe.stat(stateDir);
+    return `dev:${st.dev}:ino:${st.ino}`;
+  })();
+  return createHash("sha256").update(what).digest("hex").slice(0, 16);
+}
+
+/** The user part of names: the uid on Unix, the account name elsewhere (Windows names use the SID). */
+export function currentUser(): string {
+  return typeof process.getuid === "function" ? String(process.getuid()) : userInfo().username.replace(/[^A-Za-z0-9_.-]/g, "_");
+}
+
+/** The identity of this process for an existing state dir. */
+export function identityFor(stateDir: string, platform: NodeJS.Platform = process.platform, probe?: DirProbe): Identity {
+  return { platform, user: currentUser(), dirKey: stateDirKey(stateDir, platform, probe) };
 }

@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync } from "node:fs";
+import { readFileSync, readlinkSync, unlinkSync } from "node:fs";
 import { writeFileAtomic, refuseNonRegular } from "./atomicWrite.js";
 
 /** What gateway.json records about the running primary. Information only: the lock is the proof. */
@@ -12,6 +12,10 @@ export interface InstanceInfo {
   endpoint: string;
   /** The process's start time as the OS reports it, so a reused pid can be told apart. */
   process_start_time: string | null;
+  /** Linux's boot id: a pid and start time mean something only within one boot. */
+  boot_id?: string | null;
+  /** The pid namespace (Linux), since a pid means something only inside its namespace. */
+  pid_namespace?: string | null;
   executable: string;
   config_path: string;
   log_path: string;
@@ -77,6 +81,24 @@ export function processStartTime(pid: number): string | null {
     // Field 22, counted after the parenthesised command name, which may itself contain spaces.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return fields[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** This boot's id (Linux), or null where the OS has none to offer. */
+export function bootId(): string | null {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** The pid namespace this process runs in (Linux: "pid:[4026531836]"), or null. */
+export function pidNamespace(): string | null {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
   } catch {
     return null;
   }

@@ -1,44 +1,30 @@
 import { closeSync, constants, ftruncateSync, openSync, writeSync } from "node:fs";
-import { createServer, connect, type Server } from "node:net";
+import { createServer, type Server } from "node:net";
 import { GatewayError } from "../errors.js";
-import { abstractAddress, type Identity } from "./identity.js";
+import { claimSocket, probeSocket } from "./pathLock.js";
+import { ensurePrivateDir } from "./socketDir.js";
 
 /**
  * How the kernel holds the lock on each platform, chosen so that it is released the instant the holder
  * dies (even by SIGKILL) and no two processes can both hold it, with no native addon:
- * - linux: a listening socket in the abstract namespace (a second bind gets EADDRINUSE);
- * - win32: a named pipe server (a second server on the name gets EADDRINUSE);
+ * - linux: a listening socket file in a 0700 dir of ours (see pathLock.ts), which is the endpoint too;
+ * - win32: a named pipe server (a second server on the name gets EADDRINUSE: libuv creates the first
+ *   instance with FILE_FLAG_FIRST_PIPE_INSTANCE);
  * - darwin: flock(2) taken atomically by open(2) with O_EXLOCK|O_NONBLOCK.
  */
 export type LockPlan =
-  | { kind: "socket"; address: string; display: string }
+  | { kind: "socket-file"; file: string; privateDir?: string; display: string }
+  | { kind: "pipe"; address: string; display: string }
   | { kind: "flock"; file: string; display: string };
 
 /** Darwin's O_EXLOCK: not exported by Node's fs.constants. */
 const DARWIN_O_EXLOCK = 0x20;
 
-/**
- * Chooses the lock mechanism for a platform. `role` names the lock: "lock" is the primary's; "spawn" is held
- * by the one client that starts a primary, so a crowd of clients that lose their primary together does not
- * start a crowd of primaries.
- */
-export function lockPlan(id: Identity, lockFile: string, role: "lock" | "spawn" = "lock"): LockPlan {
-  const name = `claude-mpm-gateway-${id.user}-${id.dirHash}-${role}`;
-  switch (id.platform) {
-    case "linux":
-      return { kind: "socket", address: abstractAddress(name), display: `abstract socket @${name}` };
-    case "win32":
-      return { kind: "socket", address: `\\\\.\\pipe\\${name}`, display: `named pipe \\\\.\\pipe\\${name}` };
-    case "darwin":
-      return { kind: "flock", file: lockFile, display: `flock on ${lockFile}` };
-    default:
-      throw new GatewayError("UNSUPPORTED_PLATFORM", `claude-mpm-gateway cannot coordinate on ${id.platform}: use --standalone`);
-  }
-}
-
 /** A lock this process holds until release() or death. */
 export interface HeldLock {
   readonly plan: LockPlan;
+  /** The listening server when the lock is a socket the primary also serves on (Linux). */
+  readonly server?: Server;
   /** Records the holder's pid in gateway.lock, for people: the kernel object, not the file, is the lock. */
   notePid(lockFile: string): void;
   release(): Promise<void>;
@@ -46,19 +32,35 @@ export interface HeldLock {
 
 /** Takes the lock, or returns null at once when another process holds it. */
 export async function acquireLock(plan: LockPlan): Promise<HeldLock | null> {
-  return plan.kind === "socket" ? acquireSocketLock(plan) : acquireFlock(plan);
+  switch (plan.kind) {
+    case "socket-file":
+      return acquireSocketFile(plan);
+    case "pipe":
+      return acquirePipe(plan);
+    case "flock":
+      return acquireFlock(plan);
+  }
 }
 
 /** True when some process holds the lock (checked without taking it where the platform allows). */
 export async function isLockHeld(plan: LockPlan): Promise<boolean> {
-  if (plan.kind === "socket") return probeSocket(plan.address);
+  // A pipe answers a probe as a socket file does: refused or absent means no holder.
+  if (plan.kind !== "flock") return (await probeSocket(plan.kind === "pipe" ? plan.address : plan.file)) === "live";
   const held = acquireFlock(plan);
   if (!held) return true;
   await held.release();
   return false;
 }
 
-function acquireSocketLock(plan: Extract<LockPlan, { kind: "socket" }>): Promise<HeldLock | null> {
+async function acquireSocketFile(plan: Extract<LockPlan, { kind: "socket-file" }>): Promise<HeldLock | null> {
+  if (plan.privateDir && typeof process.getuid === "function") ensurePrivateDir(plan.privateDir, process.getuid());
+  const claimed = await claimSocket(plan.file, plan.display);
+  if (!claimed) return null;
+  claimed.server.unref();
+  return { plan, server: claimed.server, notePid: (lockFile) => writePid(lockFile), release: claimed.release };
+}
+
+function acquirePipe(plan: Extract<LockPlan, { kind: "pipe" }>): Promise<HeldLock | null> {
   return new Promise((resolve, reject) => {
     // A connection to the lock is only ever a probe: close it at once.
     const server: Server = createServer((s) => s.destroy());
@@ -125,19 +127,4 @@ function lockFileError(file: string, err: unknown): GatewayError {
         ? "is a symbolic link: remove it"
         : `cannot be opened (${code ?? String(err)})`;
   return new GatewayError("STATE_DIR", `lock file ${file} ${hint}`, { cause: err });
-}
-
-function probeSocket(address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(address);
-    const done = (held: boolean) => {
-      clearTimeout(timer);
-      socket.destroy();
-      resolve(held);
-    };
-    // A holder too busy to accept within a second still holds the lock.
-    const timer = setTimeout(() => done(true), 1000);
-    socket.once("connect", () => done(true));
-    socket.once("error", (err: NodeJS.ErrnoException) => done(err.code !== "ECONNREFUSED" && err.code !== "ENOENT"));
-  });
 }

@@ -2,6 +2,7 @@ import { existsSync } from "node:fs";
 import { controlRequest, type Coordinates } from "./client.js";
 import { readToken, removeToken } from "./handshake.js";
 import { readInstance, removeInstance, type InstanceInfo } from "./instanceFile.js";
+import { foreignPrimary, provenPid, recordMtime } from "./instanceProof.js";
 import { acquireLock, isLockHeld } from "./lock.js";
 
 /** One downstream server's health as the primary reports it. */
@@ -31,7 +32,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export type GatewayStatus =
   | { state: "running"; status: PrimaryStatus }
   | { state: "not-running"; stale: string[] }
-  | { state: "unresponsive"; instance: InstanceInfo | null };
+  /** `pid` is set only when proven to be the recorded primary (host, boot, namespace, start time). */
+  | { state: "unresponsive"; instance: InstanceInfo | null; pid: number | null }
+  /** Recorded by a primary this process cannot reach or check (another host or namespace): never touched. */
+  | { state: "elsewhere"; instance: InstanceInfo; why: string };
+
+const readOk = (file: string): InstanceInfo | null => {
+  const r = readInstance(file);
+  return r.kind === "ok" ? r.info : null;
+};
 
 /**
  * Asks the primary for its status. The lock, not the pid, decides: a recorded instance counts only if the
@@ -46,13 +55,15 @@ export async function queryStatus(c: Coordinates): Promise<GatewayStatus> {
   const deadline = Date.now() + STARTING_GRACE_MS;
   while (await isLockHeld(c.lock)) {
     if (Date.now() > deadline) {
-      const read = readInstance(c.paths.instanceFile);
-      return { state: "unresponsive", instance: read.kind === "ok" ? read.info : null };
+      const instance = readOk(c.paths.instanceFile);
+      return { state: "unresponsive", instance, pid: instance ? provenPid(instance, recordMtime(c.paths.instanceFile)) : null };
     }
     await sleep(100);
     const retry = await controlRequest<PrimaryStatus>(c, "status", 3000);
     if (retry) return { state: "running", status: retry };
   }
+  const foreign = foreignPrimary(c.paths.instanceFile, readOk);
+  if (foreign) return { state: "elsewhere", instance: foreign.info, why: foreign.why };
   return { state: "not-running", stale: await cleanStale(c) };
 }
 
@@ -63,6 +74,8 @@ export async function cleanStale(c: Coordinates): Promise<string[]> {
   if (!lock) return [];
   const removed: string[] = [];
   try {
+    // A record of a primary elsewhere is its own; only a provably dead one's files are ours to remove.
+    if (foreignPrimary(c.paths.instanceFile, readOk)) return [];
     const read = readInstance(c.paths.instanceFile);
     if (read.kind !== "missing") {
       const what =

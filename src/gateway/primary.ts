@@ -7,7 +7,9 @@ import { GATEWAY_NAME, VERSION } from "../version.js";
 import { coordinatesFor } from "../coordination/client.js";
 import { listenEndpoint, removeSocketFile } from "../coordination/endpoint.js";
 import { acceptHello, newToken, removeToken, writeToken } from "../coordination/handshake.js";
-import { processStartTime, removeInstance, writeInstance, type InstanceInfo } from "../coordination/instanceFile.js";
+import { createAdmission } from "../coordination/admission.js";
+import { bootId, pidNamespace, processStartTime, readInstance, removeInstance, writeInstance, type InstanceInfo } from "../coordination/instanceFile.js";
+import { foreignPrimary, startHeartbeat } from "../coordination/instanceProof.js";
 import { acquireLock } from "../coordination/lock.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
@@ -46,6 +48,16 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   const lock = await acquireLock(coords.lock);
   if (!lock) throw new GatewayError("LOCK_HELD", `another primary holds ${coords.lock.display}`);
   try {
+    const other = foreignPrimary(paths.instanceFile, (f) => {
+      const r = readInstance(f);
+      return r.kind === "ok" ? r.info : null;
+    });
+    if (other) {
+      throw new GatewayError(
+        "STATE_DIR",
+        `${paths.stateDir} is in use by a primary this one cannot reach (${other.why}); one state dir serves one host and namespace: give each its own CLAUDE_MPM_HOME`,
+      );
+    }
     lock.notePid(paths.lockFile);
   } catch (err) {
     await lock.release();
@@ -62,6 +74,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     host: hostname(),
     endpoint: coords.endpoint.display,
     process_start_time: processStartTime(process.pid),
+    boot_id: bootId(),
+    pid_namespace: pidNamespace(),
     executable: process.execPath,
     config_path: paths.configFile,
     log_path: paths.logFile,
@@ -74,6 +88,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   /** Sign-in flows in progress: like a session, each keeps the primary from lingering out under it. */
   let flows = 0;
   let server: NetServer | undefined;
+  let stopHeartbeat = () => {};
   let lingerTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
   let resolveDone!: (outcome: PrimaryOutcome) => void;
@@ -152,23 +167,34 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     socket.resume();
   };
 
+  const gate = createAdmission({ warn: (m) => log.warn(m), debug: (m) => log.debug(m) });
   const onConnection = (socket: Socket) => {
+    if (stopping) {
+      socket.destroy();
+      return;
+    }
     socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
-    acceptHello(socket, token, { ok: true, pid: process.pid, instance_id: instance.instance_id })
-      .then((hello) => (hello.kind === "session" ? serveSession(socket) : serveControl(socket)))
-      .catch((err) => log.warn(`refused a connection: ${describeError(err)}`));
+    gate
+      .admit(socket, () => acceptHello(socket, token, { ok: true, pid: process.pid, instance_id: instance.instance_id }))
+      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? serveSession(socket) : serveControl(socket)))
+      .catch((err) => log.warn(`session failed to open: ${describeError(err)}`));
   };
 
   const shutdown = (why: string, fatal = false): Promise<void> => {
     stopping ??= (async () => {
       log.info(`shutting down: ${why}`);
-      server?.close();
+      // The lock's own socket (Linux) stays bound until the lock is released, last: closing it now would
+      // free the lock while gateway.json and the downstream servers are still ours. New connections are
+      // refused meanwhile (onConnection).
+      if (server !== lock.server) server?.close();
       for (const t of sessions) await t.close();
       // After the sessions, not before: the first one closes before `stopping` is set, and its onclose re-arms
       // the linger, whose timer would keep a stopped primary alive for the whole linger (30 s by default).
       clearTimeout(lingerTimer);
       await downstream.stop();
       oauth.stop();
+      stopHeartbeat();
+      gate.close();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
       if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);
@@ -192,7 +218,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   try {
     writeToken(paths.tokenFile, token);
     writeInstance(paths.instanceFile, instance);
-    server = await listenEndpoint(coords.endpoint, onConnection);
+    stopHeartbeat = startHeartbeat(paths.instanceFile);
+    server = await listenEndpoint(coords.endpoint, onConnection, lock);
   } catch (err) {
     await shutdown(`start failed: ${describeError(err)}`);
     throw isGatewayError(err) ? err : new GatewayError("STATE_DIR", describeError(err), { cause: err });

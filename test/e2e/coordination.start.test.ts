@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import {
-  abstractNames,
+  socketFiles,
   connectClient,
   expectNoProcessLeft,
   installBinary,
@@ -49,7 +49,7 @@ afterEach(() => killProcessesOf(install.bin));
  */
 async function concurrentStart(t: TestContext, n: number): Promise<void> {
   const home = tempHome();
-  const names = abstractNames(home);
+  const names = socketFiles(home);
   const seen = new Map<number, { first: number; last: number }>();
   let maxLockHolders = 0;
   let maxEndpointListeners = 0;
@@ -122,7 +122,7 @@ describe("exactly one primary", () => {
 
   test("10 primaries launched at once: the lock picks one, the nine others exit 0 without touching its files", async () => {
     const home = tempHome();
-    const names = abstractNames(home);
+    const names = socketFiles(home);
     const losers: Array<{ pid: number; code: number | null }> = [];
     for (let i = 0; i < 10; i++) {
       const child = spawn(install.bin, ["--primary"], { env: gatewayEnv(install, home), stdio: "ignore" });
@@ -263,7 +263,7 @@ describe("files", () => {
     assert.ok(Math.abs(Date.parse(info.started_at as string) - Date.now()) < 60_000);
     assert.match(info.instance_id as string, /^[0-9a-f-]{36}$/);
     assert.equal(info.host, hostname());
-    assert.equal(info.endpoint, `@${abstractNames(home).endpoint}`);
+    assert.equal(info.endpoint, socketFiles(home).endpoint);
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     assert.equal(info.process_start_time, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
     assert.equal(info.executable, install.bin);

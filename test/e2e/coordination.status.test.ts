@@ -3,12 +3,13 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { acceptHello, proofFor, sendHello } from "../../src/coordination/handshake.js";
+import { bootId, pidNamespace, processStartTime } from "../../src/coordination/instanceFile.js";
+import { hostname } from "node:os";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect, createServer, type Server } from "node:net";
 import {
-  abstractAddressOf,
-  abstractNames,
+  socketFiles,
   connectClient,
   expectNoProcessLeft,
   expectPrimaries,
@@ -47,16 +48,19 @@ function homeWithStaleFile(content: string): string {
 }
 
 /** A full, well-formed record naming `pid`. */
-function record(pid: number): string {
+/** A record as a primary of this host, boot and pid namespace writes it; `startTime` "1" matches no process. */
+function record(pid: number, startTime = "1"): string {
   return JSON.stringify({
     pid,
     gateway_name: "claude-mpm-gateway",
     version: VERSION,
     started_at: new Date(Date.now() - 60_000).toISOString(),
     instance_id: "00000000-0000-4000-8000-000000000000",
-    host: "elsewhere",
-    endpoint: "@nowhere",
-    process_start_time: "1",
+    host: hostname(),
+    boot_id: bootId(),
+    pid_namespace: pidNamespace(),
+    endpoint: "/nowhere.sock",
+    process_start_time: startTime,
     executable: "/nonexistent/claude-mpm-gateway",
     config_path: "/nonexistent/config.json",
     log_path: "/nonexistent/gateway.log",
@@ -149,7 +153,7 @@ describe("status exit codes and output", () => {
     assert.match(r.stdout, /\bSessions: 1 connected\n/);
     assert.match(r.stdout, new RegExp(`\\bVersion: ${VERSION.replace(/\./g, "\\.")}\\n`));
     assert.match(r.stdout, /\bTools: 5: echo, calculator, system_info, health_check, document_summarizer\n/);
-    assert.match(r.stdout, new RegExp(`\\bEndpoint: @${abstractNames(home).endpoint}\\n`));
+    assert.match(r.stdout, new RegExp(`\\bEndpoint: ${socketFiles(home).endpoint}\\n`));
     assert.ok(r.stdout.includes(`State dir: ${stateDirOf(home)}\n`));
     assert.ok(r.stdout.includes(`Log: ${stateFiles(home).log}`));
     assert.match(r.stdout, /\bStarted: \d{4}-\d\d-\d\dT[\d:.]+Z \(up \d+s\)\n/);
@@ -175,7 +179,7 @@ describe("status exit codes and output", () => {
       assert.equal(typeof json.uptime_s, "number");
       assert.equal(json.state_dir, stateDirOf(home));
       assert.equal(json.log_path, stateFiles(home).log);
-      assert.equal(json.endpoint, `@${abstractNames(home).endpoint}`);
+      assert.equal(json.endpoint, socketFiles(home).endpoint);
     }
     // A status request is not a session.
     assert.equal(statusJson(install, home).json.sessions, 1);
@@ -209,10 +213,17 @@ describe("status exit codes and output", () => {
     const holder: Server = createServer((s) => s.destroy());
     await new Promise<void>((ok, fail) => {
       holder.once("error", fail);
-      holder.listen(abstractAddressOf(abstractNames(home).lock), ok);
+      holder.listen(socketFiles(home).lock, ok);
     });
     try {
+      // Unproven first (a start time that is not this process's): no pid is offered to kill.
       writeFileSync(stateFiles(home).json, record(process.pid), { mode: 0o600 });
+      const unproven = await runAsync(install, home, ["status"]);
+      assert.equal(unproven.status, 4);
+      assert.match(unproven.stdout, /^× claude-mpm-gateway - lock held but not answering\n/);
+      assert.match(unproven.stdout, /could not be proven to be the recorded primary .*so no pid is shown to kill/);
+      assert.doesNotMatch(unproven.stdout, /kill \d/);
+      writeFileSync(stateFiles(home).json, record(process.pid, processStartTime(process.pid)!), { mode: 0o600 });
       // Each waits a few seconds for an answer that never comes: run them side by side.
       const [r, flag, j] = await Promise.all([
         runAsync(install, home, ["status"]),
@@ -238,7 +249,15 @@ describe("status exit codes and output", () => {
     } finally {
       await new Promise<void>((r) => holder.close(() => r()));
     }
-    // Released: now the same file is stale and status cleans it.
+    // Released while the recorded process (this test) still lives: a primary this status cannot reach
+    // (another mount namespace would look so). Reported, and its record left alone.
+    const alive = run(install, home, ["status"]);
+    assert.equal(alive.status, 4);
+    assert.match(alive.stdout, new RegExp(`^◌ claude-mpm-gateway - running elsewhere \\(pid ${process.pid}, alive but not holding this lock`));
+    assert.equal(readGatewayJson(home)?.pid, process.pid);
+    // Once that process is provably not the recorded one (its start time differs), the file is stale and
+    // status cleans it.
+    writeFileSync(stateFiles(home).json, record(process.pid), { mode: 0o600 });
     const r = run(install, home, ["status"]);
     assert.equal(r.status, 3);
     assert.match(r.stdout, /note: removed stale gateway\.json/);
@@ -278,11 +297,14 @@ describe("status exit codes and output", () => {
  */
 async function slowStartingPrimary(home: string, delayMs: number): Promise<{ ready: Promise<void>; close(): Promise<void> }> {
   mkdirSync(stateDirOf(home), { recursive: true, mode: 0o700 });
-  const names = abstractNames(home);
-  const lock = createServer((sock) => sock.destroy());
-  await new Promise<void>((ok, fail) => lock.once("error", fail).listen(abstractAddressOf(names.lock), ok));
+  // One socket is lock and endpoint: until it is "up" it closes connections unread, as the real one does.
+  let up = false;
   const token = "ab".repeat(32);
-  const endpoint = createServer((sock) => {
+  const server = createServer((sock) => {
+    if (!up) {
+      sock.destroy();
+      return;
+    }
     // The hello as the real primary does it (the token proved both ways), then one control request.
     void acceptHello(sock, token, { ok: true, pid: process.pid, instance_id: "slow" }).then(
       () => {
@@ -305,16 +327,18 @@ async function slowStartingPrimary(home: string, delayMs: number): Promise<{ rea
       () => undefined,
     );
   });
+  await new Promise<void>((ok, fail) => server.once("error", fail).listen(socketFiles(home).lock, ok));
   const ready = new Promise<void>((ok) =>
     setTimeout(() => {
       writeFileSync(stateFiles(home).token, token + "\n", { mode: 0o600 });
-      endpoint.listen(abstractAddressOf(names.endpoint), ok);
+      up = true;
+      ok();
     }, delayMs),
   );
   let closed: Promise<void> | undefined;
   const close = () =>
     (closed ??= ready.then(async () => {
-      await Promise.all([lock, endpoint].map((srv) => new Promise<void>((r) => srv.close(() => r()))));
+      await new Promise<void>((r) => server.close(() => r()));
     }));
   return { ready, close };
 }
@@ -347,8 +371,8 @@ describe("the endpoint's door", () => {
     const { client } = await connectClient(install, home);
     await echoThrough(client, "before");
     const endpoint = readGatewayJson(home)!.endpoint as string;
-    assert.match(endpoint, /^@/);
-    const address = abstractAddressOf(endpoint.slice(1));
+    assert.equal(endpoint, socketFiles(home).endpoint);
+    const address = endpoint;
     const initialize = JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "intruder", version: "1" } } }) + "\n";
     const token = readFileSync(stateFiles(home).token, "utf8").trim();
     const wrong = token.replace(/^./, (c) => (c === "0" ? "1" : "0"));

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { sendHello } from "../../src/coordination/handshake.js";
 import { connect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
-import { abstractAddressOf, abstractNames, connectClient, expectNoProcessLeft, installBinary, readGatewayJson, sleep, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { socketFiles, connectClient, expectNoProcessLeft, installBinary, readGatewayJson, sleep, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 
 let install: Install;
 let home: string;
@@ -21,7 +21,7 @@ after(async () => {
 
 function dial(): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const s = connect(abstractAddressOf(abstractNames(home).endpoint));
+    const s = connect(socketFiles(home).endpoint);
     s.once("connect", () => resolve(s));
     s.once("error", reject);
   });

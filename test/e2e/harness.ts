@@ -160,7 +160,6 @@ export function stopGateway(install: Install, home: string): void {
 
 // ---- Coordination helpers: the state dir, the kernel objects that decide who is primary, and status. ----
 // (Imports are hoisted; they sit here so this section can be appended without touching the one above.)
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 
 /** The state dir of a home, as the gateway resolves it. */
@@ -187,19 +186,23 @@ export function readGatewayJson(home: string): Record<string, unknown> | undefin
   return JSON.parse(readFileSync(file, "utf8")) as Record<string, unknown>;
 }
 
-/** The Linux names (without the leading NUL) of a home's endpoint and lock: see src/coordination/identity.ts. */
-export function abstractNames(home: string): { endpoint: string; lock: string } {
-  const hash = createHash("sha256").update(stateDirOf(home)).digest("hex").slice(0, 16);
-  const endpoint = `claude-mpm-gateway-${process.getuid!()}-${hash}`;
-  return { endpoint, lock: `${endpoint}-lock` };
+/**
+ * The socket files of a home's primary on Linux, as the gateway names them when XDG_RUNTIME_DIR is not
+ * given (gatewayEnv passes none): in the 0700 state dir, the endpoint being the lock (src/coordination/plan.ts).
+ */
+export function socketFiles(home: string): { endpoint: string; lock: string; spawn: string } {
+  const dir = stateDirOf(home);
+  return { endpoint: join(dir, "gateway.sock"), lock: join(dir, "gateway.sock"), spawn: join(dir, "gateway-spawn.sock") };
 }
 
-/**
- * The address to bind or connect for an abstract name, NUL-padded to fill sun_path as the gateway does, so
- * the test process reaches the binary's sockets whichever Node runs the tests (20 pads, 24 does not).
- */
-export function abstractAddressOf(name: string): string {
-  return `\0${name}`.padEnd(108, "\0");
+/** Every listening Unix socket path in /proc/net/unix (the kernel shows an abstract name with a leading "@"). */
+export function listeningUnixPaths(): string[] {
+  const paths: string[] = [];
+  for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8 && (parseInt(f[3]!, 16) & 0x10000) !== 0) paths.push(f.slice(7).join(" "));
+  }
+  return paths;
 }
 
 /** `status --json` of a home: its exit code and parsed output. */
@@ -209,16 +212,15 @@ export function statusJson(install: Install, home: string): { code: number | nul
 }
 
 /**
- * Pids of processes holding a listening Unix socket bound to the abstract name `@name`: the kernel's own
- * record of who holds the lock or serves the endpoint, read from /proc/net/unix and each process's fds.
+ * Pids of processes holding a listening Unix socket bound to `path`: the kernel's own record of who holds
+ * the lock or serves the endpoint, read from /proc/net/unix and each process's fds.
  */
-export function listenersOf(name: string, pids: number[]): number[] {
+export function listenersOf(path: string, pids: number[]): number[] {
   const inodes = new Set<string>();
   for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
     // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening).
     const f = line.trim().split(/\s+/);
-    // The kernel shows an abstract name with "@" for NUL, the padding to the end of sun_path included.
-    if (f.length >= 8 && f[7]!.replace(/@+$/, "") === `@${name}` && (parseInt(f[3]!, 16) & 0x10000) !== 0) inodes.add(f[6]!);
+    if (f.length >= 8 && f[7] === path && (parseInt(f[3]!, 16) & 0x10000) !== 0) inodes.add(f[6]!);
   }
   if (inodes.size === 0) return [];
   const holders: number[] = [];

@@ -2,138 +2,239 @@
 // what they would be given (names, paths, lengths), not by binding them.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { endpointFor } from "../../src/coordination/endpoint.js";
-import { abstractAddress, identityFor, type Identity } from "../../src/coordination/identity.js";
-import { acquireLock, isLockHeld, lockPlan } from "../../src/coordination/lock.js";
+import { stateDirKey } from "../../src/coordination/identity.js";
+import { acquireLock, isLockHeld } from "../../src/coordination/lock.js";
+import { claimSocket, probeSocket } from "../../src/coordination/pathLock.js";
+import { planCoordination } from "../../src/coordination/plan.js";
+import { chooseSocketDir, ensurePrivateDir } from "../../src/coordination/socketDir.js";
+import { currentSid, pipeBaseName, readOrCreateSecret } from "../../src/coordination/windowsPipe.js";
 import { isGatewayError } from "../../src/errors.js";
 
 const STATE = "/home/alice/.claude-mpm/mcp";
-/** An abstract name as the kernel sees it from any Node: NUL, the name, NULs to the end of sun_path (108). */
-const abstract = (name: string) => `\0${name}`.padEnd(108, "\0");
-const id = (platform: NodeJS.Platform, user = "501"): Identity => ({ platform, user, dirHash: "0123456789abcdef" });
+const KEY = "0123456789abcdef";
+const dirStat = (uid: number, mode: number) => () => ({ uid, mode: 0o40000 | mode, isDirectory: () => true, isSymbolicLink: () => false });
 
-describe("identityFor", () => {
-  test("hashes the state dir (sha256, 16 hex) and names the user by uid on Unix", () => {
-    const ident = identityFor(STATE, "linux");
-    assert.equal(ident.dirHash, createHash("sha256").update(STATE).digest("hex").slice(0, 16));
-    assert.equal(ident.user, String(process.getuid!()));
-    assert.equal(ident.platform, "linux");
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "cmg-ep-"));
+}
+
+describe("stateDirKey", () => {
+  test("the same dir reached through a symlink has the same key; another dir another key", () => {
+    const root = tempDir();
+    try {
+      mkdirSync(join(root, "a"));
+      mkdirSync(join(root, "b"));
+      symlinkSync(join(root, "a"), join(root, "link"));
+      assert.equal(stateDirKey(join(root, "link"), "linux"), stateDirKey(join(root, "a"), "linux"));
+      assert.notEqual(stateDirKey(join(root, "b"), "linux"), stateDirKey(join(root, "a"), "linux"));
+      assert.match(stateDirKey(join(root, "a"), "linux"), /^[0-9a-f]{16}$/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
-  test("two state dirs get two names; the same dir always the same", () => {
-    assert.notEqual(identityFor("/a/mcp").dirHash, identityFor("/b/mcp").dirHash);
-    assert.equal(identityFor("/a/mcp").dirHash, identityFor("/a/mcp").dirHash);
-  });
-});
-
-describe("endpointFor", () => {
-  test("linux: an abstract socket (leading NUL), shown with @, with no file to clean", () => {
-    const ep = endpointFor(id("linux"), STATE);
-    assert.equal(ep.address, abstract("claude-mpm-gateway-501-0123456789abcdef"));
-    assert.equal(ep.display, "@claude-mpm-gateway-501-0123456789abcdef");
-    assert.equal(ep.file, undefined);
+  test("win32: the real path, case-folded (C:\\Users\\Alice and c:\\users\\alice are one dir)", () => {
+    const probe = (p: string) => ({ stat: () => ({ dev: 0, ino: 0 }), realpath: () => p });
+    assert.equal(stateDirKey("x", "win32", probe("C:\\Users\\Alice\\.claude-mpm\\mcp")), stateDirKey("y", "win32", probe("c:\\users\\alice\\.claude-mpm\\mcp")));
   });
 
-  test("win32: a named pipe under \\\\.\\pipe\\, named by user and state dir", () => {
-    const ep = endpointFor(id("win32", "alice"), "C:\\Users\\alice\\.claude-mpm\\mcp");
-    assert.equal(ep.address, "\\\\.\\pipe\\claude-mpm-gateway-alice-0123456789abcdef");
-    assert.equal(ep.display, ep.address);
-    assert.equal(ep.file, undefined);
-  });
-
-  test("darwin: a socket file in the 0700 state dir when its path fits", () => {
-    const ep = endpointFor(id("darwin"), STATE, "/var/folders/xy/T");
-    assert.equal(ep.address, `${STATE}/gateway.sock`);
-    assert.equal(ep.file, ep.address);
-    assert.equal(ep.display, ep.address);
-  });
-
-  test("darwin: a path of exactly 103 bytes stays in the state dir; 104 falls back to the short tmp path", () => {
-    const fits = "/" + "d".repeat(103 - "/gateway.sock".length - 1);
-    assert.equal(Buffer.byteLength(join(fits, "gateway.sock")), 103);
-    assert.equal(endpointFor(id("darwin"), fits, "/tmp").file, join(fits, "gateway.sock"));
-
-    const tooLong = fits + "d";
-    const ep = endpointFor(id("darwin"), tooLong, "/var/folders/xy/T");
-    assert.equal(ep.file, "/var/folders/xy/T/claude-mpm-501/0123456789abcdef.sock");
-    assert.ok(Buffer.byteLength(ep.file!) <= 103);
-  });
-
-  test("darwin: the limit counts bytes, not characters (a non-ASCII home)", () => {
-    // 40 two-byte characters: 80 bytes but 40 characters.
-    const dir = "/Users/" + "é".repeat(40) + "/.claude-mpm/mcp";
-    assert.ok(dir.length + "/gateway.sock".length <= 103);
-    assert.ok(Buffer.byteLength(join(dir, "gateway.sock")) > 103);
-    assert.match(endpointFor(id("darwin"), dir, "/tmp").file!, /^\/tmp\/claude-mpm-501\//);
+  test("a missing dir throws ENOENT (the caller resolves the names once it exists)", () => {
+    assert.throws(() => stateDirKey("/nonexistent/claude-mpm-test/mcp", "linux"), { code: "ENOENT" });
   });
 });
 
-describe("abstractAddress", () => {
-  test("fills sun_path, so a Node that pads (20) and one that does not (24) bind the same name", () => {
-    const a = abstractAddress("claude-mpm-gateway-501-0123456789abcdef");
-    assert.equal(Buffer.byteLength(a), 108);
-    assert.ok(a.startsWith("\0claude-mpm-gateway-501-0123456789abcdef\0"));
-    assert.match(a.slice(1), /^[^\0]+\0+$/);
-    // The longest real name (a 10-digit uid, the lock's suffix) still fits with its NUL.
-    assert.equal(Buffer.byteLength(abstractAddress(`claude-mpm-gateway-${"9".repeat(10)}-0123456789abcdef-lock`)), 108);
-  });
-});
-
-describe("lockPlan", () => {
-  test("linux: an abstract socket distinct from the endpoint's name", () => {
-    const plan = lockPlan(id("linux"), `${STATE}/gateway.lock`);
-    assert.deepEqual(plan, {
-      kind: "socket",
-      address: abstract("claude-mpm-gateway-501-0123456789abcdef-lock"),
-      display: "abstract socket @claude-mpm-gateway-501-0123456789abcdef-lock",
+describe("chooseSocketDir", () => {
+  const base = { platform: "linux" as const, stateDir: STATE, tmp: "/tmp", uid: 1000 };
+  test("$XDG_RUNTIME_DIR/claude-mpm when it is a 0700 dir of ours", () => {
+    assert.deepEqual(chooseSocketDir({ ...base, env: { XDG_RUNTIME_DIR: "/run/user/1000" }, lstat: dirStat(1000, 0o700) }), {
+      dir: "/run/user/1000/claude-mpm",
+      shared: true,
+      kind: "runtime",
     });
-    assert.notEqual(plan.address, endpointFor(id("linux"), STATE).address);
   });
 
-  test("win32: a named pipe distinct from the endpoint's pipe", () => {
-    const plan = lockPlan(id("win32", "alice"), "C:\\x\\gateway.lock");
-    assert.equal(plan.kind, "socket");
-    assert.equal(plan.kind === "socket" && plan.address, "\\\\.\\pipe\\claude-mpm-gateway-alice-0123456789abcdef-lock");
-    assert.notEqual(plan.kind === "socket" && plan.address, endpointFor(id("win32", "alice"), "C:\\x").address);
+  test("the state dir when XDG_RUNTIME_DIR is unset, relative, someone else's or open to others", () => {
+    const state = { dir: STATE, shared: false, kind: "state" };
+    assert.deepEqual(chooseSocketDir({ ...base, env: {} }), state);
+    assert.deepEqual(chooseSocketDir({ ...base, env: { XDG_RUNTIME_DIR: "run/user" }, lstat: dirStat(1000, 0o700) }), state);
+    assert.deepEqual(chooseSocketDir({ ...base, env: { XDG_RUNTIME_DIR: "/run/user/1000" }, lstat: dirStat(0, 0o700) }), state);
+    assert.deepEqual(chooseSocketDir({ ...base, env: { XDG_RUNTIME_DIR: "/run/user/1000" }, lstat: dirStat(1000, 0o755) }), state);
+    const missing = () => {
+      throw Object.assign(new Error("x"), { code: "ENOENT" });
+    };
+    assert.deepEqual(chooseSocketDir({ ...base, env: { XDG_RUNTIME_DIR: "/run/user/1000" }, lstat: missing }), state);
   });
 
-  test("darwin: flock on gateway.lock in the state dir", () => {
-    assert.deepEqual(lockPlan(id("darwin"), `${STATE}/gateway.lock`), {
-      kind: "flock",
-      file: `${STATE}/gateway.lock`,
-      display: `flock on ${STATE}/gateway.lock`,
-    });
+  test("a state dir too long for sun_path falls back to claude-mpm-<uid> under the temp dir", () => {
+    const long = "/" + "d".repeat(90);
+    assert.deepEqual(chooseSocketDir({ ...base, stateDir: long, env: {} }), { dir: "/tmp/claude-mpm-1000", shared: true, kind: "temp" });
+    // macOS allows 4 bytes less than Linux.
+    const edge = "/" + "d".repeat(107 - "/gateway-spawn.sock.takeover".length - 1);
+    assert.equal(chooseSocketDir({ ...base, stateDir: edge, env: {} }).kind, "state");
+    assert.equal(chooseSocketDir({ ...base, platform: "darwin", stateDir: edge, env: {} }).kind, "temp");
+  });
+});
+
+describe("ensurePrivateDir", () => {
+  const uid = process.getuid!();
+  test("creates a 0700 dir; narrows a dir of ours that others could read", () => {
+    const root = tempDir();
+    try {
+      ensurePrivateDir(join(root, "s"), uid);
+      assert.equal(lstatSync(join(root, "s")).mode & 0o777, 0o700);
+      mkdirSync(join(root, "r"), { mode: 0o755 });
+      chmodSync(join(root, "r"), 0o755);
+      ensurePrivateDir(join(root, "r"), uid);
+      assert.equal(lstatSync(join(root, "r")).mode & 0o777, 0o700);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("refuses a symlink, a file, a dir others may write and another user's dir", () => {
+    const root = tempDir();
+    try {
+      mkdirSync(join(root, "real"), { mode: 0o700 });
+      symlinkSync(join(root, "real"), join(root, "link"));
+      writeFileSync(join(root, "file"), "");
+      mkdirSync(join(root, "open"));
+      chmodSync(join(root, "open"), 0o777);
+      const refused = (p: string, why: RegExp) => assert.throws(() => ensurePrivateDir(p, uid), (e: unknown) => isGatewayError(e, "STATE_DIR") && why.test((e as Error).message));
+      refused(join(root, "link"), /symbolic link/);
+      refused(join(root, "file"), /not a directory/);
+      refused(join(root, "open"), /writable by other users/);
+      assert.throws(() => ensurePrivateDir(join(root, "real"), uid + 1), /belongs to uid/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("planCoordination", () => {
+  test("linux: one socket file is lock and endpoint; the spawn guard is a second one", () => {
+    const plan = planCoordination({ platform: "linux", stateDir: STATE, lockFile: `${STATE}/gateway.lock`, dirKey: KEY, socketDir: { dir: STATE, shared: false, kind: "state" } });
+    assert.deepEqual(plan.lock, { kind: "socket-file", file: `${STATE}/gateway.sock`, privateDir: undefined, display: `socket ${STATE}/gateway.sock` });
+    assert.equal(plan.spawnGuard.kind === "socket-file" && plan.spawnGuard.file, `${STATE}/gateway-spawn.sock`);
+    assert.deepEqual(plan.endpoint, { address: `${STATE}/gateway.sock`, display: `${STATE}/gateway.sock`, viaLock: true });
+  });
+
+  test("linux: in a shared runtime dir the names carry the dir key, and that dir is checked before binding", () => {
+    const plan = planCoordination({ platform: "linux", stateDir: STATE, lockFile: "x", dirKey: KEY, socketDir: { dir: "/run/user/1000/claude-mpm", shared: true, kind: "runtime" } });
+    assert.deepEqual(plan.lock, { kind: "socket-file", file: `/run/user/1000/claude-mpm/${KEY}.sock`, privateDir: "/run/user/1000/claude-mpm", display: `socket /run/user/1000/claude-mpm/${KEY}.sock` });
+    assert.equal(plan.spawnGuard.kind === "socket-file" && plan.spawnGuard.file, `/run/user/1000/claude-mpm/${KEY}-spawn.sock`);
+  });
+
+  test("darwin: flock on gateway.lock, the endpoint a socket file", () => {
+    const plan = planCoordination({ platform: "darwin", stateDir: STATE, lockFile: `${STATE}/gateway.lock`, dirKey: KEY, socketDir: { dir: STATE, shared: false, kind: "state" } });
+    assert.deepEqual(plan.lock, { kind: "flock", file: `${STATE}/gateway.lock`, display: `flock on ${STATE}/gateway.lock` });
+    assert.equal(plan.spawnGuard.kind === "flock" && plan.spawnGuard.file, `${STATE}/gateway.spawn.lock`);
+    assert.equal(plan.endpoint.file, `${STATE}/gateway.sock`);
+  });
+
+  test("win32: pipes named by SID and secret, with -lock and -spawn for the locks", () => {
+    const base = pipeBaseName("S-1-5-21-1-2-3-1001", "ab".repeat(32), KEY);
+    const plan = planCoordination({ platform: "win32", stateDir: "C:\\x", lockFile: "C:\\x\\gateway.lock", dirKey: KEY, pipeBase: base });
+    assert.equal(plan.endpoint.address, `\\\\.\\pipe\\${base}`);
+    assert.equal(plan.lock.kind === "pipe" && plan.lock.address, `\\\\.\\pipe\\${base}-lock`);
+    assert.equal(plan.spawnGuard.kind === "pipe" && plan.spawnGuard.address, `\\\\.\\pipe\\${base}-spawn`);
+    assert.match(base, /^claude-mpm-gateway-S-1-5-21-1-2-3-1001-[0-9a-f]{24}$/);
+    assert.notEqual(pipeBaseName("S-1-5-21-1-2-3-1001", "cd".repeat(32), KEY), base, "another secret, another name");
   });
 
   test("any other platform is refused with a clear error pointing to --standalone", () => {
     for (const platform of ["freebsd", "aix", "sunos", "openbsd"] as NodeJS.Platform[]) {
       assert.throws(
-        () => lockPlan(id(platform), "/x/gateway.lock"),
+        () => planCoordination({ platform, stateDir: STATE, lockFile: "x", dirKey: KEY, socketDir: { dir: STATE, shared: false, kind: "state" } }),
         (err: unknown) => isGatewayError(err, "UNSUPPORTED_PLATFORM") && /cannot coordinate on .*--standalone/.test((err as Error).message),
       );
     }
   });
 });
 
-describe("the Linux lock, for real", () => {
-  test("one holder at a time, and free again the moment it is released", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "cmg-lock-"));
+describe("windows helpers", () => {
+  test("currentSid reads the SID from whoami's CSV; anything else is a clear error", () => {
+    assert.equal(currentSid(() => '"desktop-1\\alice","S-1-5-21-111-222-333-1001"\r\n'), "S-1-5-21-111-222-333-1001");
+    assert.throws(() => currentSid(() => "Access denied"), /SID/);
+  });
+
+  test("the secret is created once, 0600, and read back unchanged", () => {
+    const root = tempDir();
     try {
-      const plan = lockPlan(identityFor(join(dir, "mcp")), join(dir, "gateway.lock"));
+      const file = join(root, "gateway.secret");
+      const a = readOrCreateSecret(file);
+      assert.match(a, /^[0-9a-f]{64}$/);
+      assert.equal(readOrCreateSecret(file), a);
+      assert.equal(lstatSync(file).mode & 0o777, 0o600);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+/** What SIGKILL leaves: a socket file whose server is gone (libuv removes the bound path on close: relink it). */
+async function leaveDeadSocket(file: string): Promise<void> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(file, r));
+  linkSync(file, `${file}.keep`);
+  await new Promise<void>((r) => server.close(() => r()));
+  linkSync(`${file}.keep`, file);
+  rmSync(`${file}.keep`);
+}
+
+describe("the Linux socket-file lock, for real", () => {
+  test("one holder at a time; free again when released, and the file is gone", async () => {
+    const dir = tempDir();
+    try {
+      const plan = { kind: "socket-file" as const, file: join(dir, "gateway.sock"), display: "t" };
       assert.equal(await isLockHeld(plan), false);
       const first = await acquireLock(plan);
-      assert.ok(first, "the first taker gets it");
+      assert.ok(first?.server, "the first taker gets it, with its server");
       assert.equal(await acquireLock(plan), null, "a second taker gets null at once");
       assert.equal(await isLockHeld(plan), true);
       await first.release();
+      await first.release();
       assert.equal(await isLockHeld(plan), false);
+      assert.deepEqual(readdirSync(dir), [], "no socket or temp file left");
       const again = await acquireLock(plan);
       assert.ok(again);
       await again.release();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a dead socket file (its holder killed) is taken over; a dead takeover guard too", async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir, "gateway.sock");
+      await leaveDeadSocket(file);
+      await leaveDeadSocket(`${file}.takeover`);
+      assert.equal(await probeSocket(file), "dead");
+      const held = await claimSocket(file);
+      assert.ok(held, "taken over");
+      assert.equal(await probeSocket(file), "live");
+      await held.release();
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("twenty claimers of one dead socket at once: exactly one wins", async () => {
+    const dir = tempDir();
+    try {
+      const file = join(dir, "gateway.sock");
+      await leaveDeadSocket(file);
+      const claims = await Promise.all(Array.from({ length: 20 }, () => claimSocket(file)));
+      const winners = claims.filter(Boolean);
+      assert.equal(winners.length, 1);
+      assert.equal(await probeSocket(file), "live");
+      for (const w of winners) await w!.release();
+      assert.deepEqual(readdirSync(dir), []);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

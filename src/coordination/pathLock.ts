@@ -1,0 +1,126 @@
+// A lock that is a listening Unix socket file in a private dir. The kernel enforces it (bind(2) of an
+// existing path fails with EADDRINUSE, and only the dir's owner may bind or connect there), and the
+// listening socket is the primary's endpoint too. Unlike an abstract name, the file outlives a holder
+// killed by SIGKILL: a socket whose connect is refused is dead, and is taken over by the protocol below,
+// which needs no flock (Node has none on Linux).
+//
+// Claim(S): bind S. Of any number of binders of a free S exactly one succeeds. On EADDRINUSE, connect to
+// S: answered (or too busy to answer) means held; refused means dead. A dead S may only be removed by the
+// holder of its takeover guard G = S.takeover, itself claimed by binding G (a live socket, so G is live
+// exactly as long as its holder). Under G, S is probed again and unlinked only if still dead: no one can
+// have replaced it meanwhile, since S cannot be bound while it exists and only a G holder unlinks it; then
+// G is closed and the claimer binds S like anyone else. A G left by a process killed inside that short
+// section is itself dead: it is renamed aside and removed only if what moved is the inode that was probed
+// dead (a live G moved by mistake is linked back), so a live G is never deleted. The one interleaving this
+// cannot rule out needs a claimer killed inside the guarded section and three others racing in a window
+// of microseconds; the handshake still keeps a second primary from being used with a stale token.
+// On close libuv unlinks the path it bound: while the socket listens the path is ours, so that is safe.
+import { randomBytes } from "node:crypto";
+import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
+import { createServer, connect, type Server } from "node:net";
+import { dirname, join } from "node:path";
+import { GatewayError } from "../errors.js";
+
+/** What a connect to a socket path says about it. */
+export type SocketState = "live" | "dead" | "gone";
+
+/** Connects once: answered or too busy to answer within `timeoutMs` is live; refused is dead. */
+export function probeSocket(file: string, timeoutMs = 1000): Promise<SocketState> {
+  return new Promise((resolve) => {
+    const socket = connect(file);
+    const done = (state: SocketState) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(state);
+    };
+    const timer = setTimeout(() => done("live"), timeoutMs);
+    socket.once("connect", () => done("live"));
+    socket.once("error", (err: NodeJS.ErrnoException) => done(err.code === "ECONNREFUSED" ? "dead" : err.code === "ENOENT" ? "gone" : "live"));
+  });
+}
+
+/** A claimed socket file: the server listening on it until release. */
+export interface ClaimedSocket {
+  server: Server;
+  file: string;
+  /** Closes the server, which removes the file. Safe to call twice. */
+  release(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Binds `path`, or returns null when something is there already. Connections are probes: closed at once. */
+function bind(path: string): Promise<Server | null> {
+  return new Promise((resolve, reject) => {
+    const server = createServer((s) => s.destroy());
+    server.once("error", (err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" ? resolve(null) : reject(err)));
+    server.listen(path, () => resolve(server));
+  });
+}
+
+const closeServer = (server: Server) => new Promise<void>((r) => server.close(() => r()));
+
+function inodeOf(path: string): bigint | undefined {
+  try {
+    return lstatSync(path, { bigint: true }).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Removes `file` only if it is the very inode `dead` (probed dead); a live one moved aside goes back. */
+function removeIfStill(file: string, dead: bigint): void {
+  const aside = join(dirname(file), `.${randomBytes(6).toString("hex")}.dead`);
+  try {
+    renameSync(file, aside);
+  } catch {
+    return; // gone already
+  }
+  if (inodeOf(aside) === dead) {
+    unlinkSync(aside);
+    return;
+  }
+  // Someone claimed it between our probe and the rename: give it back (link never replaces a newer one).
+  try {
+    linkSync(aside, file);
+  } catch {
+    // a newer one is there: link never replaces it
+  }
+  unlinkSync(aside);
+}
+
+/** Removes a dead S under its takeover guard; false when another process is taking it over now. */
+async function removeDead(file: string): Promise<boolean> {
+  const guardFile = `${file}.takeover`;
+  const guard = await bind(guardFile);
+  if (!guard) {
+    const ino = inodeOf(guardFile);
+    if (ino !== undefined && (await probeSocket(guardFile)) === "dead" && inodeOf(guardFile) === ino) removeIfStill(guardFile, ino);
+    return false;
+  }
+  try {
+    if ((await probeSocket(file)) === "dead") unlinkSync(file);
+  } finally {
+    await closeServer(guard);
+  }
+  return true;
+}
+
+/** Claims the socket file: returns its listening server, or null at once when a live process holds it. */
+export async function claimSocket(file: string, display = file): Promise<ClaimedSocket | null> {
+  try {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const server = await bind(file);
+      if (server) {
+        let released: Promise<void> | undefined;
+        return { server, file, release: () => (released ??= closeServer(server)) };
+      }
+      const state = await probeSocket(file);
+      if (state === "live") return null;
+      if (state === "dead" && !(await removeDead(file))) await sleep(20 + attempt * 10);
+    }
+  } catch (err) {
+    throw new GatewayError("STATE_DIR", `cannot take the gateway lock (${display}): ${(err as Error).message}`, { cause: err });
+  }
+  throw new GatewayError("STATE_DIR", `cannot take the gateway lock (${display}): a dead socket there could not be taken over`);
+}
