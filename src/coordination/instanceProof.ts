@@ -25,6 +25,8 @@ export function localFacts() {
 
 /** Where the primary of a record runs, given the record's mtime (its heartbeat). */
 export function whereabouts(info: InstanceInfo, mtimeMs: number, now = Date.now(), here = localFacts(), startTime = processStartTime): Whereabouts {
+  // Every primary records its host: a record without one (the seed's, or hand-made) names no live primary.
+  if (typeof info.host !== "string") return { kind: "here", alive: false };
   const differs: string[] = [];
   if (info.host !== here.host) differs.push(`host ${info.host}`);
   else if ((info.boot_id ?? null) !== here.boot_id) {
