@@ -1,4 +1,4 @@
-import { Client, StreamableHTTPClientTransport, type AuthProvider, type Transport } from "@modelcontextprotocol/client";
+import { Client, SdkError, SdkErrorCode, StreamableHTTPClientTransport, type AuthProvider, type PriorDiscovery, type Transport } from "@modelcontextprotocol/client";
 import type { ServerConfig } from "./config.js";
 import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { logger } from "../log.js";
@@ -15,6 +15,8 @@ const MAX_STDERR_LINE = 2000;
 export interface Connection {
   client: Client;
   pid: number | null;
+  /** The era the server speaks: found by the probe, or taken from `prior`. */
+  era: "modern" | "legacy";
   /** Resolves with why the connection ended (exit code, signal, closed stream); never rejects. */
   ended: Promise<string>;
   /** Ends the session and stops the server's process tree, bounded by the grace period. */
@@ -31,14 +33,24 @@ export interface ConnectOptions {
   signal: AbortSignal;
   /** A remote server's OAuth: the bearer token per request and the refresh on a 401 (src/auth). */
   authProvider?: AuthProvider;
+  /** The server's era as last found (EraCache): skips the probe. */
+  prior?: PriorDiscovery;
 }
 
-function newClient(): Client {
+/** The longest the era probe waits on stdio (half the start timeout at most): a server silent that long is a legacy one (SDK docs: probe policy). */
+const PROBE_TIMEOUT_MS = 10_000;
+
+function newClient(opts: ConnectOptions): Client {
   // Sampling, elicitation and roots are offered to every server; each request is routed to the client whose
-  // call is in flight, which answers or refuses it.
+  // call is in flight, which answers or refuses it. A modern server is told each calling client's own
+  // capabilities with every request instead. The era is negotiated: server/discover first, `initialize` if
+  // the server knows no better (spec 2026-07-28, basic/transports/stdio, backward compatibility).
   return new Client(
     { name: GATEWAY_NAME, version: VERSION },
-    { capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} } },
+    {
+      capabilities: { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} },
+      versionNegotiation: { mode: "auto", probe: { timeoutMs: Math.min(opts.startTimeoutMs / 2, PROBE_TIMEOUT_MS) } },
+    },
   );
 }
 
@@ -80,7 +92,10 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
     endOutput: true,
     onWarning: (m) => log.warn(`${name}: ${m}`),
   });
-  const client = newClient();
+  // The SDK knows a stdio transport by these two members: on stdio a server silent on the era probe is a
+  // legacy one, not an outage.
+  Object.assign(transport, { pid: child.pid ?? null, stderr: child.stderr });
+  const client = newClient(opts);
   opts.setup(client);
   // The stream may close just before the exit event that says why: give it a moment to arrive.
   client.onclose = () => setTimeout(() => report("closed its stdout"), 500);
@@ -88,6 +103,7 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
   const conn: Connection = {
     client,
     pid: child.pid ?? null,
+    era: "legacy",
     ended,
     close: async () => {
       await client.close().catch(() => undefined);
@@ -102,7 +118,7 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
 async function connectHttp(name: string, cfg: Extract<ServerConfig, { type: "http" }>, opts: ConnectOptions): Promise<Connection> {
   const auth = opts.authProvider ? { authProvider: opts.authProvider } : {};
   const transport = new StreamableHTTPClientTransport(new URL(cfg.url), { requestInit: { headers: cfg.headers }, ...auth });
-  const client = newClient();
+  const client = newClient(opts);
   opts.setup(client);
   let report!: (why: string) => void;
   const ended = new Promise<string>((resolve) => (report = resolve));
@@ -111,6 +127,7 @@ async function connectHttp(name: string, cfg: Extract<ServerConfig, { type: "htt
   const conn: Connection = {
     client,
     pid: null,
+    era: "legacy",
     ended,
     close: async () => {
       // A remote session is ended politely (DELETE), bounded like everything else.
@@ -129,7 +146,7 @@ async function handshake(conn: Connection, client: Client, transport: Transport,
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      client.connect(transport, { timeout: opts.startTimeoutMs }),
+      client.connect(transport, { timeout: opts.startTimeoutMs, ...(opts.prior ? { prior: opts.prior } : {}) }),
       conn.ended.then((why) => Promise.reject(new GatewayError("DOWNSTREAM_FAILED", why))),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new GatewayError("DOWNSTREAM_FAILED", `no answer to initialize within ${opts.startTimeoutMs} ms`)), opts.startTimeoutMs);
@@ -147,9 +164,22 @@ async function handshake(conn: Connection, client: Client, transport: Transport,
   } finally {
     clearTimeout(timer);
   }
+  conn.era = client.getProtocolEra() === "modern" ? "modern" : "legacy";
 }
 
 /** Starts (stdio) or reaches (http) a downstream server and completes the MCP handshake, bounded. */
 export function connect(name: string, cfg: ServerConfig, opts: ConnectOptions): Promise<Connection> {
   return cfg.type === "stdio" ? connectStdio(name, cfg, opts) : connectHttp(name, cfg, opts);
+}
+
+/**
+ * True when a start failed because the server closed the connection during the era probe: some legacy
+ * servers exit on any request before `initialize` (rmcp's do). The SDK's own stdio transport probes on a
+ * spare process; ours, which owns the process group, probes in place, so the next start must skip the probe.
+ */
+export function closedOnProbe(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof SdkError && e.code === SdkErrorCode.EraNegotiationFailed) return true;
+  }
+  return false;
 }

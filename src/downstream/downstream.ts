@@ -3,6 +3,7 @@ import type {
   Client,
   LoggingMessageNotification,
   Prompt,
+  PriorDiscovery,
   Resource,
   ResourceTemplateType as ResourceTemplate,
   Result,
@@ -14,7 +15,8 @@ import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { GATEWAY_NAME } from "../version.js";
 import type { ServerConfig } from "./config.js";
-import { connect, type Connection } from "./connection.js";
+import { closedOnProbe, connect, type Connection } from "./connection.js";
+import type { EraCache } from "./eraCache.js";
 
 const log = logger("downstream");
 
@@ -78,6 +80,8 @@ export interface DownstreamHooks {
   authProvider?(d: Downstream): AuthProvider | undefined;
   /** True when a failed start was the server asking for a sign-in we do not have. */
   needsSignIn?(d: Downstream): boolean;
+  /** Every server's era as last found, shared by the manager's servers. */
+  readonly eras: EraCache<PriorDiscovery>;
 }
 
 type ListKind = "tools" | "resources" | "templates" | "prompts";
@@ -215,8 +219,12 @@ export class Downstream {
   private async launch(): Promise<void> {
     const epoch = ++this.epoch;
     this.setState("starting");
+    // Only a legacy verdict is remembered: a modern server's probe is the server/discover its client needs
+    // anyway, while a stale modern verdict would leave a server with no tools and nothing to say why.
+    const prior = this.hooks.eras.get(this.name, this.config);
     try {
       const conn = await connect(this.name, this.config, {
+        ...(prior ? { prior } : {}),
         // A server that may keep clients waiting longer than the default start bound is given that long.
         startTimeoutMs: Math.max(this.timing.startTimeoutMs, this.readyWaitMs),
         stopGraceMs: this.timing.stopGraceMs,
@@ -226,17 +234,26 @@ export class Downstream {
       });
       if (epoch !== this.epoch) return void conn.close();
       this.conn = conn;
+      if (conn.era === "legacy") this.hooks.eras.set(this.name, this.config, { kind: "legacy" });
+      else this.hooks.eras.forget(this.name, this.config);
       void conn.ended.then((why) => this.fail(epoch, why));
       await Promise.all((["tools", "resources", "templates", "prompts"] as const).map((k) => this.fetch(conn.client, k)));
+      if (conn.era === "modern") await this.listen(conn.client);
       await this.hooks.connected(this, conn.client);
       if (epoch !== this.epoch) return;
       this.runningSince = Date.now();
-      log.info(`${this.name}: running (pid ${conn.pid ?? "remote"}, ${this.tools.length} tools)`);
+      log.info(`${this.name}: running (pid ${conn.pid ?? "remote"}, ${this.tools.length} tools, ${conn.era} era)`);
       this.pinger = setInterval(() => void this.ping(epoch), this.timing.pingIntervalMs);
       this.pinger.unref();
       this.setState("running");
     } catch (err) {
       if (epoch === this.epoch && this.hooks.needsSignIn?.(this)) return this.awaitSignIn(epoch);
+      // A remembered era that failed to start may be why (the server was upgraded): probe again next time.
+      if (prior) this.hooks.eras.forget(this.name, this.config);
+      else if (closedOnProbe(err)) {
+        log.info(`${this.name}: closed the connection on the era probe; it is started as a legacy server next`);
+        this.hooks.eras.set(this.name, this.config, { kind: "legacy" });
+      }
       this.fail(epoch, describeError(err));
     }
   }
@@ -257,6 +274,21 @@ export class Downstream {
     this.abortStart = new AbortController();
     this.failures = 0;
     this.start();
+  }
+
+  /**
+   * A modern server sends list changes only on a `subscriptions/listen` stream (2026-07-28): one is opened
+   * for what it offers; its notifications reach the same handlers as a legacy server's.
+   */
+  private async listen(client: Client): Promise<void> {
+    const caps = client.getServerCapabilities() ?? {};
+    const filter = {
+      ...(caps.tools?.listChanged ? { toolsListChanged: true } : {}),
+      ...(caps.prompts?.listChanged ? { promptsListChanged: true } : {}),
+      ...(caps.resources?.listChanged ? { resourcesListChanged: true } : {}),
+    };
+    if (!Object.keys(filter).length) return;
+    await client.listen(filter, { timeout: this.timing.listTimeoutMs }).catch((err) => log.warn(`${this.name}: cannot listen for list changes: ${describeError(err)}`));
   }
 
   private fail(epoch: number, why: string): void {
@@ -295,7 +327,9 @@ export class Downstream {
     try {
       while (epoch === this.epoch && misses < this.timing.pingFailures) {
         try {
-          await client.ping({ timeout: this.timing.pingTimeoutMs });
+          // A modern server has no ping (2026-07-28 removed it): its discover is the cheapest request it answers.
+          if (client.getProtocolEra() === "modern") await client.discover({ timeout: this.timing.pingTimeoutMs });
+          else await client.ping({ timeout: this.timing.pingTimeoutMs });
           return;
         } catch (err) {
           misses++;

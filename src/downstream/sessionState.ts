@@ -31,7 +31,7 @@ export class Subscriptions {
     if (!set) this.subs.set(uri, (set = new Set()));
     const first = set.size === 0;
     set.add(sessionId);
-    if (!first || !target.client.getServerCapabilities()?.resources?.subscribe) return;
+    if (!first || !subscribable(target.client)) return;
     try {
       await target.client.subscribeResource({ uri }, { timeout: this.timeoutMs });
     } catch (err) {
@@ -47,7 +47,7 @@ export class Subscriptions {
     if (!set?.delete(sessionId) || set.size) return;
     this.subs.delete(uri);
     const target = this.resolve(uri);
-    if (!target?.client.getServerCapabilities()?.resources?.subscribe) return;
+    if (!target || !subscribable(target.client)) return;
     await target.client.unsubscribeResource({ uri }, { timeout: this.timeoutMs }).catch((err) => log.debug(`${target.server}: unsubscribe ${uri}: ${describeError(err)}`));
   }
 
@@ -64,12 +64,20 @@ export class Subscriptions {
 
   /** Re-subscribes a restarted server to the URIs it serves that sessions still want. */
   async restore(client: Client, serves: (uri: string) => boolean): Promise<void> {
-    if (!client.getServerCapabilities()?.resources?.subscribe) return;
+    if (!subscribable(client)) return;
     const uris = [...this.subs.keys()].filter(serves);
     await Promise.all(
       uris.map((uri) => client.subscribeResource({ uri }, { timeout: this.timeoutMs }).catch((err) => log.warn(`re-subscribing ${uri}: ${describeError(err)}`))),
     );
   }
+}
+
+/**
+ * True when the server takes resources/subscribe: a legacy server that offers it (2026-07-28 moved resource
+ * updates onto subscriptions/listen, which a modern server's connection does not carry here yet).
+ */
+function subscribable(client: Client): boolean {
+  return !!client.getServerCapabilities()?.resources?.subscribe && client.getProtocolEra() !== "modern";
 }
 
 const SEVERITY: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
@@ -109,7 +117,8 @@ export class LogLevels {
 
   /** Tells one server the effective level (after it starts or restarts). */
   async apply(client: Client): Promise<void> {
-    if (!this.effective || !client.getServerCapabilities()?.logging) return;
+    // 2026-07-28 removed logging/setLevel: a modern server logs only for a request that asks (per request).
+    if (!this.effective || !client.getServerCapabilities()?.logging || client.getProtocolEra() === "modern") return;
     await client.setLoggingLevel(this.effective, { timeout: this.timeoutMs }).catch((err) => log.debug(`setLevel: ${describeError(err)}`));
   }
 }

@@ -9,6 +9,7 @@ import { configureLogging } from "../../src/log.js";
 import { isAlive as alive, waitFor } from "../e2e/harness.js";
 import type { StdioServerConfig } from "../../src/downstream/config.js";
 import { DEFAULT_TIMING, Downstream, type DownstreamHooks, type DownstreamState, type Timing } from "../../src/downstream/downstream.js";
+import { EraCache } from "../../src/downstream/eraCache.js";
 
 configureLogging({ level: "silent" });
 
@@ -36,6 +37,7 @@ function recorder(): { hooks: DownstreamHooks; states: Array<{ state: Downstream
     resourceUpdated: () => undefined,
     request: () => Promise.reject(new Error("no client")),
     connected: async () => undefined,
+    eras: new EraCache(),
   };
   return { hooks, states };
 }
