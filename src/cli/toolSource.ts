@@ -44,7 +44,7 @@ export async function openToolSource(paths: StatePaths): Promise<ToolSource> {
   }
   const { createDownstream, createRegistry } = await import("../gateway/runtime.js");
   const registry = createRegistry("cli", paths);
-  const downstream = createDownstream(paths, registry);
+  const downstream = createDownstream(paths, registry, "cli");
   // Apply the config once, without watching it: the command lasts only as long as its one question.
   await downstream.reload();
   const deadline = Date.now() + SETTLE_MS;

@@ -7,6 +7,7 @@ import {
   type Client,
   type LoggingMessageNotification,
   type Prompt,
+  type PriorDiscovery,
   type Resource,
   type ResourceTemplateType as ResourceTemplate,
   type Result,
@@ -24,7 +25,11 @@ import { Catalog, templateMatches } from "./catalog.js";
 import { loadConfig, sameServer, type GatewayConfig } from "./config.js";
 import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
 import { DEFAULT_TIMING, Downstream, type Timing } from "./downstream.js";
-import { relayError, rpcError } from "./rpcError.js";
+import { EraCache } from "./eraCache.js";
+import { forward } from "./forward.js";
+import { RoundTrips } from "./roundTrip.js";
+import { isRpcError, relayError, rpcError } from "./rpcError.js";
+import { StateSigner, requestDigest } from "./stateSigner.js";
 
 /** Results forwarded as they come: only the shape the session needs to pass them on is checked. */
 const FORWARDED_RESULT = z.looseObject({ content: z.array(z.unknown()).default([]) });
@@ -45,6 +50,8 @@ export interface ManagerOptions {
   reserved: string[];
   timing?: Timing;
   watch?: WatchOptions | false;
+  /** Seals the `requestState` handed to clients; one keyed by the installation's key lets any primary resume. */
+  signer?: StateSigner;
 }
 
 interface Flight {
@@ -75,6 +82,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   readonly subscriptions: Subscriptions;
   /** Each session's log level; servers get the most verbose one asked for. */
   readonly logLevels: LogLevels;
+  /** Multi-round-trip requests in flight through the gateway. */
+  readonly rounds: RoundTrips;
 
   constructor(private readonly opts: ManagerOptions) {
     super();
@@ -83,6 +92,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     this.subscriptions = new Subscriptions((uri) => this.clientFor(uri), this.timing.listTimeoutMs);
     this.logLevels = new LogLevels(() => this.runningClients(), this.timing.listTimeoutMs);
     this.applied = new Promise((r) => (this.markApplied = r));
+    this.rounds = new RoundTrips(opts.signer ?? StateSigner.ephemeral());
   }
 
   /** Reads the config, starts its servers (without waiting for them) and watches the file for edits. */
@@ -169,6 +179,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     this.unwatch?.();
     // A reload in progress must not start servers after this: let it finish (it is bounded) first.
     await this.reloading;
+    this.rounds.stop();
     await Promise.all([...this.servers.values()].map((d) => d.stop()));
     this.servers.clear();
     this.invalidate();
@@ -249,6 +260,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     authProvider: (d: Downstream) =>
       d.config.type === "http" && !Object.keys(d.config.headers).some((h) => h.toLowerCase() === "authorization") ? this.oauth?.authProvider(d.name) : undefined,
     needsSignIn: (d: Downstream) => this.oauth?.needsSignIn(d.name) ?? false,
+    eras: new EraCache<PriorDiscovery>(),
   };
 
   /**
@@ -284,12 +296,13 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
 
   /** Options for a forwarded request: cancellation, bounded time, progress back to the client's token. */
   forwardOptions(signal: AbortSignal, origin: CallOrigin | undefined) {
-    const token = origin?.progressToken;
     return {
       signal,
       timeout: FORWARD_TIMEOUT_MS,
       resetTimeoutOnProgress: true,
       onprogress: (p: { progress: number; total?: number; message?: string }) => {
+        // Read now, not at the start: a call that spans rounds reports to the client's current request.
+        const token = origin?.progressToken;
         if (token !== undefined) void origin!.notify({ method: "notifications/progress", params: { ...p, progressToken: token } });
       },
     };
@@ -337,19 +350,27 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     // Its tool is known (it ran before in this primary) and it is starting again: the call waits for it.
     if (!client && d.worthWaiting) return this.readyServer(d.name, ctx.signal).then(() => this.call(name, args, ctx) ?? unknownToolResult(name));
     if (!client) return Promise.resolve(errorResult(downMessage(d.name, d)));
-    return this.withFlight(d.name, ctx.origin, async () => {
-      try {
-        // A plain request, not client.callTool: the result goes to the client unchanged and the client validates
-        // it against the tool's schemas itself; validating it here too cost a third of the gateway's hop.
-        const params = { name: target.name, arguments: args };
-        return (await client.request({ method: "tools/call", params }, FORWARDED_RESULT, this.forwardOptions(ctx.signal, ctx.origin))) as CallToolResult;
-      } catch (err) {
+    const call = { server: d.name, req: requestDigest("tools/call", name, args), origin: ctx.origin, signal: ctx.signal };
+    return forward(this.rounds, {
+      call,
+      client,
+      flight: (origin, fn) => this.withFlight(d.name, origin, fn),
+      // A plain request, not client.callTool: the result goes to the client unchanged and the client validates
+      // it against the tool's schemas itself; validating it here too cost a third of the gateway's hop.
+      send: (c, extra, origin, signal) =>
+        c.request({ method: "tools/call", params: { name: target.name, arguments: args, ...extra } }, FORWARDED_RESULT, {
+          ...this.forwardOptions(signal, origin),
+          allowInputRequired: true,
+        }),
+    }).then(
+      (r) => r as CallToolResult,
+      (err) => {
         // The server's own protocol errors (unknown tool, bad arguments) reach the client as they are;
         // a crash or timeout mid-call becomes a tool error that says which server failed.
-        if (err instanceof ProtocolError) relayError(err);
+        if (err instanceof ProtocolError || isRpcError(err)) relayError(err);
         return errorResult(`server "${d.name}" failed during ${name}: ${describeError(err)}`);
-      }
-    });
+      },
+    );
   }
 
   /**

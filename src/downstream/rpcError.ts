@@ -14,6 +14,11 @@ export function rpcError(code: number, message: string, data?: unknown): RpcErro
   return Object.assign(new Error(message), { code, ...(data !== undefined ? { data } : {}) });
 }
 
+/** True for an error a handler throws to answer with a JSON-RPC error (an RpcError or the SDK's ProtocolError). */
+export function isRpcError(err: unknown): err is RpcError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === "number";
+}
+
 /** Passes a downstream server's JSON-RPC error on to the client as the server sent it; rethrows anything else. */
 export function relayError(err: unknown): never {
   if (err instanceof ProtocolError) throw rpcError(err.code, err.message, err.data);

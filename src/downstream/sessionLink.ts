@@ -1,5 +1,7 @@
 import {
+  CLIENT_CAPABILITIES_META_KEY,
   ProtocolErrorCode,
+  type ClientCapabilities,
   type LoggingLevel,
   type LoggingMessageNotification,
   type Server,
@@ -35,18 +37,30 @@ export interface SessionLink {
 /**
  * Serves a session's resources, prompts, completions and logging from the downstream servers, and forwards
  * their notifications to it: list_changed to every session, resources/updated to subscribers only, log
- * messages at the session's own level.
+ * messages at the session's own level. `binding` names the session across takeovers (the gateway's
+ * `requestState` is bound to it); "" binds to the installation alone.
  */
-export function linkSession(server: Server, manager: DownstreamManager | undefined): SessionLink {
+export function linkSession(server: Server, manager: DownstreamManager | undefined, binding = ""): SessionLink {
   const id = nextSessionId++;
   let level: LoggingLevel | undefined;
-  const origin = (ctx: Ctx): CallOrigin => ({
-    sessionId: id,
-    ...(ctx.mcpReq._meta?.progressToken !== undefined ? { progressToken: ctx.mcpReq._meta.progressToken } : {}),
-    notify: (n) => ctx.mcpReq.notify(n),
-    request: (r, signal) => ctx.mcpReq.send(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
-    clientCapabilities: () => server.getClientCapabilities(),
-  });
+  const origin = (ctx: Ctx): CallOrigin => {
+    // A modern client's request carries its capabilities itself (2026-07-28, basic/index, _meta); a legacy
+    // client declared them once, at initialize.
+    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    const modern = envelope !== undefined;
+    const requestState = ctx.mcpReq.requestState<string>();
+    const inputResponses = ctx.mcpReq.inputResponses;
+    return {
+      sessionId: id,
+      ...(ctx.mcpReq._meta?.progressToken !== undefined ? { progressToken: ctx.mcpReq._meta.progressToken } : {}),
+      notify: (n) => ctx.mcpReq.notify(n),
+      request: (r, signal) => ctx.mcpReq.send(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
+      clientCapabilities: () => (modern ? (envelope[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : server.getClientCapabilities()),
+      era: modern ? "modern" : "legacy",
+      binding,
+      ...(requestState !== undefined || inputResponses !== undefined ? { retry: { requestState, inputResponses } } : {}),
+    };
+  };
 
   // Lists wait (bounded) for servers still starting, as tools/list does.
   server.setRequestHandler("resources/list", async (_req, ctx) => {

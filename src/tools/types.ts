@@ -23,6 +23,18 @@ export interface CallOrigin {
   /** Sends a request to the client as part of this call (sampling, elicitation, roots). */
   request(request: ServerRequest, signal: AbortSignal): Promise<Result>;
   clientCapabilities(): ClientCapabilities | undefined;
+  /**
+   * The client's protocol era: a legacy server's requests during a call reach a modern client as
+   * `input_required`, a legacy client as real requests. Absent means legacy.
+   */
+  readonly era?: "modern" | "legacy";
+  /**
+   * Names the client's session across takeovers (the bridge's own id where it gives one): the gateway's
+   * `requestState` is bound to it, so no other session can use it.
+   */
+  readonly binding?: string;
+  /** A multi-round-trip retry's fields, exactly as the client sent them (untrusted input). */
+  readonly retry?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }
 
 /** Passed to every tool call. */
