@@ -341,6 +341,38 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     return this.catalog.tools;
   }
 
+  /**
+   * Forwards a request that may take several rounds (tools/call, prompts/get, resources/read) to a server, across
+   * eras (see forward.ts). `name` is what the client asked for (tool or prompt name, resource URI): the
+   * gateway's requestState is bound to it and to the arguments. `schema` checks the result's shape (default:
+   * the method's own).
+   */
+  forwardRounds(
+    server: string,
+    client: Client,
+    request: { method: "tools/call" | "prompts/get" | "resources/read"; name: string; params: Record<string, unknown> },
+    origin: CallOrigin | undefined,
+    signal: AbortSignal,
+    schema?: typeof FORWARDED_RESULT,
+  ): Promise<Result> {
+    const { method, name, params } = request;
+    const args = method === "resources/read" ? {} : params.arguments;
+    return forward(this.rounds, {
+      call: { server, req: requestDigest(method, name, args), origin, signal },
+      client,
+      flight: (o, fn) => this.withFlight(server, o, fn),
+      send: (c, extra, o, s) => {
+        const meta = { ...(params._meta as object | undefined), ...(extra._meta as object | undefined) };
+        const out: { method: typeof method; params: Record<string, unknown> } = {
+          method,
+          params: { ...params, ...extra, ...(Object.keys(meta).length ? { _meta: meta } : {}) },
+        };
+        const opts = { ...this.forwardOptions(s, o), allowInputRequired: true };
+        return schema ? c.request(out, schema, opts) : c.request(out, opts);
+      },
+    });
+  }
+
   /** Forwards a call of a namespaced tool under its original name (ToolProvider); undefined when not ours. */
   call(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined {
     const target = this.catalog.tool(name);
@@ -350,19 +382,10 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     // Its tool is known (it ran before in this primary) and it is starting again: the call waits for it.
     if (!client && d.worthWaiting) return this.readyServer(d.name, ctx.signal).then(() => this.call(name, args, ctx) ?? unknownToolResult(name));
     if (!client) return Promise.resolve(errorResult(downMessage(d.name, d)));
-    const call = { server: d.name, req: requestDigest("tools/call", name, args), origin: ctx.origin, signal: ctx.signal };
-    return forward(this.rounds, {
-      call,
-      client,
-      flight: (origin, fn) => this.withFlight(d.name, origin, fn),
-      // A plain request, not client.callTool: the result goes to the client unchanged and the client validates
-      // it against the tool's schemas itself; validating it here too cost a third of the gateway's hop.
-      send: (c, extra, origin, signal) =>
-        c.request({ method: "tools/call", params: { name: target.name, arguments: args, ...extra } }, FORWARDED_RESULT, {
-          ...this.forwardOptions(signal, origin),
-          allowInputRequired: true,
-        }),
-    }).then(
+    // A plain request, not client.callTool: the result goes to the client unchanged and the client validates
+    // it against the tool's schemas itself; validating it here too cost a third of the gateway's hop.
+    return this.forwardRounds(d.name, client, { method: "tools/call", name, params: { name: target.name, arguments: args } }, ctx.origin, ctx.signal, FORWARDED_RESULT)
+      .then(
       (r) => r as CallToolResult,
       (err) => {
         // The server's own protocol errors (unknown tool, bad arguments) reach the client as they are;

@@ -2,8 +2,10 @@ import {
   CLIENT_CAPABILITIES_META_KEY,
   ProtocolErrorCode,
   type ClientCapabilities,
+  type GetPromptResult,
   type LoggingLevel,
   type LoggingMessageNotification,
+  type ReadResourceResult,
   type Server,
   type ServerContext,
 } from "@modelcontextprotocol/server";
@@ -87,8 +89,8 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     const owner = manager.catalog.resourceServer(req.params.uri) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.resourceServer(req.params.uri));
     if (owner === undefined) throw rpcError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
     const client = await manager.readyClientOf(owner, ctx.mcpReq.signal);
-    const o = origin(ctx);
-    return manager.withFlight(owner, o, () => client.readResource(req.params, manager.forwardOptions(ctx.mcpReq.signal, o)).catch(relayError));
+    const request = { method: "resources/read" as const, name: req.params.uri, params: req.params };
+    return (manager.forwardRounds(owner, client, request, origin(ctx), ctx.mcpReq.signal) as Promise<ReadResourceResult>).catch(relayError);
   });
   server.setRequestHandler("resources/subscribe", async (req) => {
     await manager.subscriptions.subscribe(id, req.params.uri);
@@ -102,10 +104,8 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     const target = manager.catalog.prompt(req.params.name) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.prompt(req.params.name));
     if (!target) throw rpcError(ProtocolErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
     const client = await manager.readyClientOf(target.server, ctx.mcpReq.signal);
-    const o = origin(ctx);
-    return manager.withFlight(target.server, o, () =>
-      client.getPrompt({ ...req.params, name: target.name }, manager.forwardOptions(ctx.mcpReq.signal, o)).catch(relayError),
-    );
+    const request = { method: "prompts/get" as const, name: req.params.name, params: { ...req.params, name: target.name } };
+    return (manager.forwardRounds(target.server, client, request, origin(ctx), ctx.mcpReq.signal) as Promise<GetPromptResult>).catch(relayError);
   });
   server.setRequestHandler("completion/complete", (req, ctx) => {
     const ref = req.params.ref;
