@@ -1,7 +1,6 @@
-// Protocol eras on both sides of the gateway, through the built binary: modern (2026-07-28) and legacy
-// (2025-11-25) clients sharing one primary and its downstream servers of both eras (stdio, modern-only stdio,
-// Streamable HTTP); multi-round-trip requests in all four combinations; the gateway's signed requestState
-// refused when forged and honoured after the primary is killed.
+// Protocol eras on both sides of the gateway, through the built binary: downstream servers of both eras
+// (2026-07-28 and 2025-11-25; stdio, modern-only stdio, Streamable HTTP) behind one primary, and the
+// multi-round-trip requests between them and a client.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -11,9 +10,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client, type ClientCapabilities } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { expectNoProcessLeft, gatewayEnv, installBinary, primaries, readGatewayJson, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { expectNoProcessLeft, gatewayEnv, installBinary, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { fixtureLines, logText, textOf, waitForTools, writeConfig } from "./downstreamKit.js";
-import { RawSession } from "./rawSession.js";
 
 const MODERN_CAPS: ClientCapabilities = { elicitation: { form: {}, url: {} }, sampling: {} };
 const LEGACY_CAPS: ClientCapabilities = { elicitation: { form: {} }, sampling: {}, roots: {} };
@@ -38,7 +36,7 @@ function freePort(): Promise<number> {
 }
 
 /** A client of the given era that answers elicitation (form and URL) and sampling, each answer naming `who`. */
-async function eraClient(home: string, era: "modern" | "legacy", who: string): Promise<{ client: Client; asked: string[] }> {
+async function eraClient(home: string, era: "modern" | "legacy", who: string, env: Record<string, string> = {}): Promise<{ client: Client; asked: string[] }> {
   const asked: string[] = [];
   const client = new Client(
     { name: `${era}-${who}`, version: "1.0.0" },
@@ -53,38 +51,25 @@ async function eraClient(home: string, era: "modern" | "legacy", who: string): P
     asked.push(`sample:${first && !Array.isArray(first) && first.type === "text" ? first.text : "?"}`);
     return { role: "assistant", content: { type: "text", text: `${who} says hi` }, model: `model-${who}` };
   });
-  await client.connect(new StdioClientTransport({ command: install.bin, args: [], env: gatewayEnv(install, home), stderr: "pipe" }));
+  await client.connect(new StdioClientTransport({ command: install.bin, args: [], env: gatewayEnv(install, home, env), stderr: "pipe" }));
   assert.equal(client.getProtocolEra(), era);
   return { client, asked };
-}
-
-/** The `_meta` envelope a modern client puts on every request (2026-07-28, basic/index). */
-function envelope(caps: ClientCapabilities = { elicitation: { form: {} } }) {
-  return {
-    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-    "io.modelcontextprotocol/clientCapabilities": caps,
-    "io.modelcontextprotocol/clientInfo": { name: "raw-modern", version: "1" },
-  };
-}
-
-/** One modern request through a raw session: the envelope added, the response returned as it came. */
-function modern(s: RawSession, id: number | string, method: string, params: Record<string, unknown> = {}) {
-  return s.request(id, method, { ...params, _meta: { ...envelope(), ...((params._meta as object) ?? {}) } });
 }
 
 const SERVERS = (state: { modern: string; legacy: string; only: string }, port: number) => ({
   modern: { command: process.execPath, args: [fixture("modern-server.mjs")], env: { MODERN_STATE: state.modern } },
   only: { command: process.execPath, args: [fixture("modern-server.mjs")], env: { MODERN_STATE: state.only, MODERN_ONLY: "1", MODERN_NAME: "modern-only" } },
   legacy: { command: process.execPath, args: [fixture("legacy-server.mjs")], env: { LEGACY_STATE: state.legacy } },
+  // A legacy server that exits on any request before initialize, as servers built on rmcp do.
+  rmcp: { command: process.execPath, args: [fixture("legacy-server.mjs")], env: { LEGACY_ON_PROBE: "exit" } },
   remote: { url: `http://127.0.0.1:${port}/mcp` },
 });
-const ALL = ["modern__pid", "only__pid", "legacy__pid", "remote__pid"];
+const ALL = ["modern__pid", "only__pid", "legacy__pid", "rmcp__pid", "remote__pid"];
 
-describe("clients and downstream servers of both eras", () => {
+describe("downstream servers of both eras, for a legacy client", () => {
   const home = tempHome();
   const state = { modern: mkdtempSync(join(tmpdir(), "cmg-modern-")), legacy: mkdtempSync(join(tmpdir(), "cmg-legacy-")), only: mkdtempSync(join(tmpdir(), "cmg-only-")) };
   let remote: ChildProcess;
-  let modernClient: Awaited<ReturnType<typeof eraClient>>;
   let legacyClient: Awaited<ReturnType<typeof eraClient>>;
 
   before(async () => {
@@ -92,173 +77,70 @@ describe("clients and downstream servers of both eras", () => {
     remote = spawn(process.execPath, [fixture("modern-server.mjs")], { env: { ...process.env, MODERN_PORT: String(port), MODERN_NAME: "remote" }, stdio: "ignore" });
     await waitFor("the HTTP fixture", () => fetch(`http://127.0.0.1:${port}/mcp`).then(() => true, () => false), 20_000);
     writeConfig(home, SERVERS(state, port));
-    modernClient = await eraClient(home, "modern", "mia");
-    legacyClient = await eraClient(home, "legacy", "leo");
-    for (const c of [modernClient.client, legacyClient.client]) await waitForTools(c, "every downstream server's tools", (n) => ALL.every((t) => n.includes(t)), 60_000);
+    legacyClient = await eraClient(home, "legacy", "leo", { CLAUDE_MPM_GATEWAY_BACKOFF_MS: "200" });
+    await waitForTools(legacyClient.client, "every downstream server's tools", (n) => ALL.every((t) => n.includes(t)), 60_000);
   });
   after(async () => {
-    await modernClient?.client.close();
     await legacyClient?.client.close();
     remote?.kill();
     stopGateway(install, home);
     await expectNoProcessLeft(install.bin);
   });
 
-  test("both clients share one primary and reach every server; each server is spoken to in its own era", async () => {
-    assert.equal(primaries(install.bin).length, 1);
-    for (const { client } of [modernClient, legacyClient]) {
-      assert.match(textOf(await client.callTool({ name: "modern__pid", arguments: {} })), /^\d+ modern$/);
-      assert.match(textOf(await client.callTool({ name: "only__pid", arguments: {} })), /^\d+ modern$/);
-      assert.match(textOf(await client.callTool({ name: "remote__pid", arguments: {} })), /^\d+ modern$/);
-      assert.match(textOf(await client.callTool({ name: "legacy__pid", arguments: {} })), /^\d+$/);
-    }
-    // The era is found once per server (a modern-only server never answered initialize) and logged.
+  test("every server is reached, each spoken to in its own era, found once", async () => {
+    const { client } = legacyClient;
+    assert.match(textOf(await client.callTool({ name: "modern__pid", arguments: {} })), /^\d+ modern$/);
+    assert.match(textOf(await client.callTool({ name: "only__pid", arguments: {} })), /^\d+ modern$/, "a server that never answers initialize");
+    assert.match(textOf(await client.callTool({ name: "remote__pid", arguments: {} })), /^\d+ modern$/, "over Streamable HTTP");
+    assert.match(textOf(await client.callTool({ name: "legacy__pid", arguments: {} })), /^\d+$/);
     const log = logText(home);
     for (const [name, era] of [["modern", "modern"], ["only", "modern"], ["remote", "modern"], ["legacy", "legacy"]]) {
       assert.match(log, new RegExp(`${name}: running \\(.*${era} era`), `${name} in the log`);
     }
     assert.equal(fixtureLines(state.modern, "starts").length, 1);
-    assert.deepEqual(fixtureLines(state.legacy, "requests").map((l) => JSON.parse(l).meta).flat(), [], "no modern envelope reaches a legacy server");
+    // The legacy server heard one probe, then initialize, and never a modern envelope after it.
+    const heard = fixtureLines(state.legacy, "requests").map((l) => JSON.parse(l) as { method: string; meta: string[] });
+    assert.deepEqual(heard.slice(0, 2).map((r) => r.method), ["server/discover", "initialize"]);
+    assert.equal(heard.filter((r) => r.method === "server/discover").length, 1);
+    assert.deepEqual(heard.slice(1).flatMap((r) => r.meta.filter((k) => k.startsWith("io.modelcontextprotocol/"))), []);
   });
 
-  test("a modern server sees each calling client's own capabilities, per request", async () => {
-    const seen = async (client: Client) => JSON.parse(textOf(await client.callTool({ name: "modern__caps", arguments: {} }))) as ClientCapabilities;
-    assert.deepEqual(await seen(modernClient.client), MODERN_CAPS);
-    assert.deepEqual(await seen(legacyClient.client), LEGACY_CAPS);
-    assert.deepEqual(await seen(modernClient.client), MODERN_CAPS);
+  test("a restarted legacy server is not probed again; one that exits on the probe is started as legacy", async () => {
+    const { client } = legacyClient;
+    assert.match(textOf(await client.callTool({ name: "rmcp__pid", arguments: {} })), /^\d+$/);
+    assert.match(logText(home), /rmcp: closed the connection on the era probe; it is started as a legacy server next/);
+    const old = Number(textOf(await client.callTool({ name: "legacy__pid", arguments: {} })));
+    process.kill(old, "SIGKILL");
+    await waitFor("the legacy server to run again", async () => {
+      const r = await client.callTool({ name: "legacy__pid", arguments: {} });
+      return !r.isError && Number(textOf(r)) !== old;
+    }, 30_000);
+    const methods = fixtureLines(state.legacy, "requests").map((l) => (JSON.parse(l) as { method: string }).method);
+    assert.equal(methods.filter((m) => m === "initialize").length, 2);
+    assert.equal(methods.filter((m) => m === "server/discover").length, 1, "the remembered era skips the probe");
   });
 
-  test("an elicitation round trip works in all four combinations of client and server era", async () => {
-    // modern client, modern server: input_required passed through, its state sealed by the gateway.
-    assert.equal(textOf(await modernClient.client.callTool({ name: "modern__confirm", arguments: { action: "deploy" } })), "deploy confirmed by mia");
-    // legacy client, modern server: the same input_required, asked as a real elicitation/create.
-    assert.equal(textOf(await legacyClient.client.callTool({ name: "modern__confirm", arguments: { action: "ship" } })), "ship confirmed by leo");
-    // modern client, legacy server: the server's elicitation/create during the call becomes input_required.
-    assert.equal(textOf(await modernClient.client.callTool({ name: "legacy__elicit", arguments: {} })), 'elicited: accept {"name":"mia"}');
-    // legacy client, legacy server: a real request, as before.
-    assert.equal(textOf(await legacyClient.client.callTool({ name: "legacy__elicit", arguments: {} })), 'elicited: accept {"name":"leo"}');
-    assert.deepEqual(modernClient.asked.filter((a) => a.startsWith("form:")), ['form:Who confirms "deploy"?', "form:Your name?"]);
-    assert.deepEqual(legacyClient.asked.filter((a) => a.startsWith("form:")), ['form:Who confirms "ship"?', "form:Your name?"]);
-    // The modern server saw its own state back, unwrapped, on the retry.
+  test("a modern server sees the calling client's own capabilities, not the gateway's", async () => {
+    assert.deepEqual(JSON.parse(textOf(await legacyClient.client.callTool({ name: "modern__caps", arguments: {} }))), LEGACY_CAPS);
+  });
+
+  test("elicitation and sampling reach the client from a server of either era", async () => {
+    const { client, asked } = legacyClient;
+    // A modern server's input_required, asked as a real elicitation/create; its own state comes back to it.
+    assert.equal(textOf(await client.callTool({ name: "modern__confirm", arguments: { action: "ship" } })), "ship confirmed by leo");
+    // A legacy server's elicitation/create during the call: a real request, as ever.
+    assert.equal(textOf(await client.callTool({ name: "legacy__elicit", arguments: {} })), 'elicited: accept {"name":"leo"}');
+    assert.equal(textOf(await client.callTool({ name: "modern__sample", arguments: { prompt: "q2" } })), "sampled: leo says hi (model model-leo)");
+    assert.equal(textOf(await client.callTool({ name: "legacy__sample", arguments: { prompt: "q3" } })), "sampled: leo says hi (model model-leo)");
+    assert.deepEqual(asked, ['form:Who confirms "ship"?', "form:Your name?", "sample:q2", "sample:q3"]);
     const rounds = fixtureLines(state.modern, "requests").map((l) => JSON.parse(l)).filter((r) => r.tool === "confirm");
-    assert.deepEqual(rounds.map((r) => r.requestState), [null, { action: "deploy", round: 1 }, null, { action: "ship", round: 1 }]);
+    assert.deepEqual(rounds.map((r) => r.requestState), [null, { action: "ship", round: 1 }], "the server's own state, unwrapped");
   });
 
-  test("sampling goes the same way, and over HTTP too", async () => {
-    assert.equal(textOf(await modernClient.client.callTool({ name: "legacy__sample", arguments: { prompt: "q1" } })), "sampled: mia says hi (model model-mia)");
-    assert.equal(textOf(await legacyClient.client.callTool({ name: "modern__sample", arguments: { prompt: "q2" } })), "sampled: leo says hi (model model-leo)");
-    assert.equal(textOf(await modernClient.client.callTool({ name: "remote__confirm", arguments: { action: "remote" } })), "remote confirmed by mia");
-  });
-
-  test("a legacy server's URL elicitation (-32042) reaches a modern client as input_required, a legacy one as the error", async () => {
-    await assert.rejects(legacyClient.client.callTool({ name: "legacy__url_needed", arguments: {} }), (err: { code?: number; data?: unknown }) => {
-      assert.equal(err.code, -32042);
-      return true;
-    });
-    assert.equal(textOf(await legacyClient.client.callTool({ name: "legacy__url_needed", arguments: {} })), "signed in, url_needed done");
-    assert.equal(textOf(await modernClient.client.callTool({ name: "legacy__url_needed", arguments: {} })), "signed in, url_needed done");
-    assert.ok(modernClient.asked.includes("url:https://example.com/legacy-auth"));
-  });
-
-  test("a legacy server's resource-not-found (-32002) reaches clients as -32602", async () => {
-    for (const { client } of [modernClient, legacyClient]) {
-      await assert.rejects(client.readResource({ uri: "legacy://item/404" }), (err: { code?: number }) => err.code === -32602);
-    }
-  });
-
-  test("no downstream server's own identity reaches a client", async () => {
-    const s = new RawSession(install, home);
-    try {
-      await modern(s, 1, "server/discover");
-      const r = (await modern(s, 2, "tools/call", { name: "modern__pid", arguments: {} })).result as { _meta?: Record<string, { name?: string }> };
-      assert.equal(r._meta?.["io.modelcontextprotocol/serverInfo"]?.name, "claude-mpm-gateway");
-      const ir = (await modern(s, 3, "tools/call", { name: "modern__confirm", arguments: { action: "x" } })).result as Record<string, unknown>;
-      assert.equal(ir.resultType, "input_required");
-      assert.equal((ir._meta as Record<string, { name?: string }> | undefined)?.["io.modelcontextprotocol/serverInfo"]?.name ?? "claude-mpm-gateway", "claude-mpm-gateway");
-      assert.doesNotMatch(JSON.stringify(ir), /modern-fixture/);
-    } finally {
-      s.end();
-      await s.exited;
-    }
-  });
-
-  test("a forged, edited or foreign requestState is refused with a clear error, never used", async () => {
-    const s = new RawSession(install, home);
-    try {
-      await modern(s, 1, "server/discover");
-      const first = (await modern(s, 2, "tools/call", { name: "modern__confirm", arguments: { action: "a" } })).result as { requestState: string; inputRequests: Record<string, unknown> };
-      const answers = { who: { action: "accept", content: { name: "mallory" } } };
-      const retry = (id: number, requestState: string, args = { action: "a" }, name = "modern__confirm") =>
-        modern(s, id, "tools/call", { name, arguments: args, inputResponses: answers, requestState });
-      const [p, payload, mac] = first.requestState.split(".");
-      const cases: Array<[string, Promise<Record<string, unknown>>]> = [
-        ["made up", retry(3, "v1.eyJwIjp7ImFjdGlvbiI6ImEiLCJyb3VuZCI6MX19.AAAA")],
-        ["edited payload", retry(4, `${p}.${payload!.slice(0, -2)}Ab.${mac}`)],
-        ["other arguments", retry(5, first.requestState, { action: "b" })],
-        ["other tool", retry(6, first.requestState, { action: "a" }, "modern__sample")],
-      ];
-      for (const [what, pending] of cases) {
-        const r = await pending;
-        const error = r.error as { code: number; message: string } | undefined;
-        assert.equal(error?.code, -32602, `${what}: ${JSON.stringify(r)}`);
-        assert.match(error!.message, /requestState/, what);
-      }
-      // The genuine one still works.
-      const ok = (await retry(7, first.requestState)).result as Record<string, unknown>;
-      assert.equal(textOf(ok), "a confirmed by mallory");
-    } finally {
-      s.end();
-      await s.exited;
-    }
-  });
-});
-
-describe("a multi-round-trip retry after the primary is killed", () => {
-  const home = tempHome();
-  const state = { modern: mkdtempSync(join(tmpdir(), "cmg-modern-")), legacy: mkdtempSync(join(tmpdir(), "cmg-legacy-")) };
-  before(() =>
-    writeConfig(home, {
-      modern: { command: process.execPath, args: [fixture("modern-server.mjs")], env: { MODERN_STATE: state.modern } },
-      legacy: { command: process.execPath, args: [fixture("legacy-server.mjs")], env: { LEGACY_STATE: state.legacy } },
-    }),
-  );
-  after(async () => {
-    stopGateway(install, home);
-    await expectNoProcessLeft(install.bin);
-  });
-
-  test("the retry reaches the next primary and completes the call; a parked legacy call says to call again", async () => {
-    const s = new RawSession(install, home);
-    try {
-      await modern(s, 1, "server/discover");
-      await waitFor("both servers' tools", async () => {
-        const r = (await modern(s, `list-${Date.now()}`, "tools/list")).result as { tools: Array<{ name: string }> };
-        return ["modern__confirm", "legacy__elicit"].every((n) => r.tools.some((t) => t.name === n));
-      }, 60_000);
-      const first = (await modern(s, 2, "tools/call", { name: "modern__confirm", arguments: { action: "survive" } })).result as { requestState: string };
-      const parked = (await modern(s, 3, "tools/call", { name: "legacy__elicit", arguments: {} })).result as { requestState: string; inputRequests: Record<string, unknown> };
-      assert.equal(Object.keys(parked.inputRequests).length, 1);
-      const old = Number(readGatewayJson(home)?.pid);
-      process.kill(old, "SIGKILL");
-      await waitFor("the old primary to die", () => !primaries(install.bin).includes(old), 10_000);
-      const retried = await modern(s, 4, "tools/call", {
-        name: "modern__confirm",
-        arguments: { action: "survive" },
-        inputResponses: { who: { action: "accept", content: { name: "phoenix" } } },
-        requestState: first.requestState,
-      });
-      assert.equal(textOf(retried.result), "survive confirmed by phoenix", JSON.stringify(retried));
-      assert.notEqual(Number(readGatewayJson(home)?.pid), old);
-      const gone = await modern(s, 5, "tools/call", {
-        name: "legacy__elicit",
-        arguments: {},
-        inputResponses: { [Object.keys(parked.inputRequests)[0]!]: { action: "accept", content: { name: "x" } } },
-        requestState: parked.requestState,
-      });
-      assert.match((gone.error as { message: string }).message, /call the tool again/);
-    } finally {
-      s.end();
-      await s.exited;
-    }
+  test("a legacy server's -32042 reaches a legacy client as it was sent; its -32002 as -32602", async () => {
+    const { client } = legacyClient;
+    await assert.rejects(client.callTool({ name: "legacy__url_needed", arguments: {} }), (err: { code?: number }) => err.code === -32042);
+    assert.equal(textOf(await client.callTool({ name: "legacy__url_needed", arguments: {} })), "signed in, url_needed done");
+    await assert.rejects(client.readResource({ uri: "legacy://item/404" }), (err: { code?: number }) => err.code === -32602);
   });
 });
