@@ -71,6 +71,7 @@ for (const scenario of scenarios) {
     timeout: Number(values.timeout) + 30_000,
     env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
   });
+  // eslint-disable-next-line no-control-regex -- the suite colours its output whatever NO_COLOR says
   const text = `${r.stdout ?? ""}${r.stderr ?? ""}`.replace(/\x1b\[[0-9;]*m/g, "");
   const summary = /Passed: (\d+)\/(\d+), (\d+) failed/.exec(text);
   // The suite's exit code already weighs the baseline: 0 = passed or failed only where expected.
