@@ -66,7 +66,8 @@ export class MCPGatewayManager {
   /** Runs the primary in this process until it shuts down (signal, `stop`, idle linger). */
   async run(lingerMs = 30_000): Promise<void> {
     const { runPrimary } = await import("./gateway/runtime.js");
-    await runPrimary({ paths: this.paths, lingerMs });
+    const bin = this.options.executable ?? (existsBeside() ? defaultExecutable() : undefined);
+    await runPrimary({ paths: this.paths, lingerMs, ...(bin ? { watchdog: { command: bin, args: [] } } : {}) });
   }
 
   /** Asks the running primary to stop; true if one was running, once it has released the lock. */
@@ -80,10 +81,19 @@ export class MCPGatewayManager {
  * a script using the API is not the gateway, and re-running it with --primary would be wrong.
  */
 function defaultExecutable(): string {
-  const dir = typeof __dirname === "string" ? __dirname : undefined;
-  const bin = dir && join(dir, process.platform === "win32" ? "claude-mpm-gateway.exe" : "claude-mpm-gateway");
+  const bin = binaryBeside();
   if (bin && existsSync(bin)) return bin;
   throw new GatewayError("USAGE", "no claude-mpm-gateway binary next to this module: pass { executable } to MCPGatewayManager");
+}
+
+function binaryBeside(): string | undefined {
+  const dir = typeof __dirname === "string" ? __dirname : undefined;
+  return dir && join(dir, process.platform === "win32" ? "claude-mpm-gateway.exe" : "claude-mpm-gateway");
+}
+
+function existsBeside(): boolean {
+  const bin = binaryBeside();
+  return !!bin && existsSync(bin);
 }
 
 /** Is the installation's gateway running? */

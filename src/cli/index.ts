@@ -5,7 +5,7 @@ import { configureLogging, LOG_LEVELS, parseLogLevel } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { EXIT, exitCodeFor } from "./exitCodes.js";
 import type { InstallOptions } from "./install.js";
-import { serveBridge, servePrimary, serveStandalone } from "./serve.js";
+import { serveBridge, servePrimary, serveStandalone, serveWatchdog } from "./serve.js";
 import type { AddOptions } from "./servers.js";
 import type { ToolsOptions } from "./tools.js";
 import { restartCommand, statusCommand, stopCommand } from "./status.js";
@@ -59,9 +59,12 @@ export async function runCli(argv: string[]): Promise<number> {
     .option("--status", "Same as the status command")
     .option("--json", "With --status: machine-readable output")
     .option("--primary", "Internal: run the shared primary (started by the first client)")
-    .action((args: string[], o: GlobalOptions & { standalone?: boolean; status?: boolean; primary?: boolean }) => {
+    .option("--watchdog", "Internal: a primary's watchdog (ends its downstream servers if it dies)")
+    .action((args: string[], o: GlobalOptions & { standalone?: boolean; status?: boolean; primary?: boolean; watchdog?: boolean }) => {
       if (args.length) throw new GatewayError("USAGE", `unknown command "${args[0]}"; see --help`);
-      action = o.status
+      action = o.watchdog
+        ? serveWatchdog()
+        : o.status
         ? statusCommand(paths(o), Boolean(o.json))
         : o.primary
           ? servePrimary(paths(o))

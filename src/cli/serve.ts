@@ -6,6 +6,7 @@ import { describeError, isGatewayError } from "../errors.js";
 import { configureLogging, logger } from "../log.js";
 import { EXIT } from "./exitCodes.js";
 import { primaryProgram } from "./primaryProgram.js";
+import { selfCommand } from "../coordination/spawnPrimary.js";
 import { noticeOnTerminal } from "./ttyNotice.js";
 
 const log = logger("bridge");
@@ -48,6 +49,12 @@ function watchParent(): void {
   }, 1000).unref();
 }
 
+/** `--watchdog`: internal, started by a primary; ends its downstream servers if it dies (see downstream/watchdog). */
+export async function serveWatchdog(): Promise<number> {
+  const { runWatchdog } = await import("../downstream/watchdog.js");
+  return runWatchdog(process.stdin);
+}
+
 /** `--standalone`: one self-contained gateway on this stdio. */
 export async function serveStandalone(paths: StatePaths): Promise<number> {
   configureLogging({ tag: "standalone" });
@@ -72,7 +79,7 @@ export async function servePrimary(paths: StatePaths, lingerMs?: number): Promis
   if (!process.env.CLAUDE_MPM_LOG_LEVEL) configureLogging({ level: "info" });
   const { runPrimary } = await import("../gateway/runtime.js");
   try {
-    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv() });
+    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv(), watchdog: selfCommand() });
     return outcome.fatal ? EXIT.FAILURE : EXIT.OK;
   } catch (err) {
     // Lost the race for the lock: another primary serves, which is all a caller wanted.

@@ -14,6 +14,7 @@ import { acquireLock } from "../coordination/lock.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
 import type { PrimaryStatus } from "../coordination/status.js";
+import { guardServers, type ServerGuard } from "../downstream/guard.js";
 import { LineTransport } from "./lineTransport.js";
 import { openSession } from "./session.js";
 import { createDownstream, createRegistry } from "./runtime.js";
@@ -29,6 +30,8 @@ export interface PrimaryOptions {
   paths: StatePaths;
   /** Exit this long after the last session ends (and after start, if none comes). */
   lingerMs: number;
+  /** The gateway program, run as this primary's watchdog (`--watchdog`); none when undefined (the API in a script). */
+  watchdog?: { command: string; args: string[] };
 }
 
 /** Why the primary stopped. */
@@ -91,6 +94,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   let stopHeartbeat = () => {};
   let lingerTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
+  /** Set once the downstream processes are guarded (after the reap of a predecessor's). */
+  const held: { guard?: ServerGuard } = {};
   let resolveDone!: (outcome: PrimaryOutcome) => void;
   const done = new Promise<PrimaryOutcome>((r) => (resolveDone = r));
 
@@ -195,6 +200,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       oauth.stop();
       stopHeartbeat();
       gate.close();
+      held.guard?.close();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
       if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);
@@ -225,7 +231,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     throw isGatewayError(err) ? err : new GatewayError("STATE_DIR", describeError(err), { cause: err });
   }
   log.info(`primary ${VERSION} listening on ${coords.endpoint.display} (lock: ${coords.lock.display})`);
-  // Clients are served from now on; downstream tools join with tools/list_changed as their servers come up.
+  // Before any server starts: what a killed predecessor left is ended, and what we start is recorded and watched.
+  held.guard = await guardServers(paths.stateDir, opts.watchdog);
+  // Clients are served from now on; lists and calls wait (bounded) for servers still starting.
   downstream.start();
   // The bridge that started us connects within moments; a short linger must not end us before it does.
   armLinger(Math.max(opts.lingerMs, STARTUP_GRACE_MS));

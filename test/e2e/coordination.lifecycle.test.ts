@@ -192,7 +192,7 @@ describe("bridge", () => {
       });
       writeSync(writer, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "sh", version: "1" } } }) + "\n");
       await waitFor("the initialize answer", () => existsSync(outFile) && readFileSync(outFile, "utf8").includes('"id":0'));
-      const bridges = processesOf(install.bin).filter((p) => !p.args.includes("--primary"));
+      const bridges = processesOf(install.bin).filter((p) => !p.args.includes("--primary") && !p.args.includes("--watchdog"));
       assert.equal(bridges.length, 1);
       const bridge = bridges[0]!.pid;
 

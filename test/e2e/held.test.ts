@@ -2,11 +2,11 @@
 // (re)starts, never left behind after it dies, never crossing sessions, the client's choices honoured.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/client";
-import { connectClient, expectNoProcessLeft, installBinary, primaries, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { connectClient, expectNoProcessLeft, installBinary, primaries, processesOf, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 
 let install: Install;
@@ -141,5 +141,65 @@ describe("the client's choices honoured", () => {
     stopGateway(install, home);
     assert.equal(run(install, home, ["stop", "--config", other]).status, 0);
     await expectNoProcessLeft(install.bin);
+  });
+});
+
+/** Pids of live processes whose environment holds `marker` (the servers and their children). */
+function markedProcesses(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(marker)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+describe("nothing left behind", () => {
+  /** A home with one stubborn server (stdin EOF does not end it) that started a grandchild; returns its marker. */
+  async function stubbornSetup(): Promise<{ home: string; marker: string; client: Client; pids: number[] }> {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { stubborn: SERVERS.flaky(state, { FLAKY_STUBBORN: "1" }) });
+    const { client } = await connectClient(install, home);
+    const server = Number(textOf(await client.callTool({ name: "stubborn__pid", arguments: {} })));
+    const grandchild = Number(textOf(await client.callTool({ name: "stubborn__grandchild", arguments: {} })));
+    const marker = `FLAKY_STATE=${state}`;
+    assert.deepEqual(markedProcesses(marker).sort(), [server, grandchild].sort());
+    return { home, marker, client, pids: [server, grandchild] };
+  }
+
+  test("kill -9 of the primary with no client: no downstream process (nor its child) 3 s later", async () => {
+    const { home, marker, client } = await stubbornSetup();
+    await client.close();
+    process.kill(Number(readGatewayJson(home)?.pid), "SIGKILL");
+    await new Promise((r) => setTimeout(r, 3000));
+    assert.deepEqual(markedProcesses(marker), [], "every downstream process ended by the watchdog");
+    await expectNoProcessLeft(install.bin);
+  });
+
+  test("primary and watchdog both killed: the next primary reaps what they recorded before starting its own", async () => {
+    const { home, marker, client, pids } = await stubbornSetup();
+    await client.close();
+    const watchdogs = processesOf(install.bin).filter((p) => p.args.includes("--watchdog"));
+    assert.equal(watchdogs.length, 1, "one watchdog per primary");
+    for (const w of watchdogs) process.kill(w.pid, "SIGKILL");
+    process.kill(Number(readGatewayJson(home)?.pid), "SIGKILL");
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(markedProcesses(marker).sort(), [...pids].sort(), "with no watchdog, they outlived the primary");
+    const again = await connectClient(install, home);
+    const fresh = Number(textOf(await again.client.callTool({ name: "stubborn__pid", arguments: {} })));
+    assert.ok(!pids.includes(fresh));
+    assert.deepEqual(markedProcesses(marker), [fresh], "the old server and its child reaped; one server runs");
+    await again.client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+    await waitFor("the last server to end", () => markedProcesses(marker).length === 0, 10_000);
   });
 });

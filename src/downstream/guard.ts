@@ -1,0 +1,64 @@
+import { rmSync } from "node:fs";
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { endGroups, trackGroups } from "./processTree.js";
+import { isOurs, readRecord, recordPath, ServerRecord } from "./serverRecord.js";
+import { startWatchdog } from "./watchdog.js";
+
+const log = logger("downstream");
+
+/** How long a previous primary's leftovers get between SIGTERM and SIGKILL. */
+const REAP_GRACE_MS = 1000;
+
+/** What the primary holds over its downstream processes for as long as it runs. */
+export interface ServerGuard {
+  readonly record: ServerRecord;
+  /** After the servers were stopped: the watchdog leaves with nothing to do and the record goes. */
+  close(): void;
+}
+
+/**
+ * Makes sure no downstream process outlives this primary: first ends what a previous primary of this state
+ * dir recorded and left behind (killed before its watchdog could act, or with it), then records every
+ * server process group this process starts, in the state dir and with a watchdog started from `program`.
+ * A handover (restart) adopts the previous primary's groups after this, so they are not reaped.
+ */
+export async function guardServers(stateDir: string, program: { command: string; args: string[] } | undefined): Promise<ServerGuard> {
+  const file = recordPath(stateDir);
+  const previous = readRecord(file);
+  if (previous?.groups.length) {
+    const ended = await endGroups(previous.groups, isOurs, REAP_GRACE_MS);
+    if (ended) log.warn(`ended ${ended} downstream process group(s) a previous primary (pid ${previous.owner.pid}) left behind`);
+  }
+  try {
+    rmSync(file, { force: true });
+  } catch (err) {
+    log.warn(`cannot remove ${file}: ${describeError(err)}`);
+  }
+  const record = new ServerRecord(file);
+  const watchdog = program ? startWatchdog(program) : undefined;
+  trackGroups({
+    started: (pid, label) => {
+      const group = record.add(pid, label);
+      if (group) watchdog?.add(group);
+      else log.warn(`pid ${pid} (${label}): start time unknown; it cannot be ended after a crash of this primary`);
+    },
+    ended: (pid) => {
+      record.remove(pid);
+      watchdog?.remove(pid);
+    },
+  });
+  return {
+    record,
+    close: () => {
+      trackGroups(undefined);
+      if (record.groups().length) {
+        // Something survived the stop: the watchdog ends it, and the record stays for the next primary.
+        watchdog?.abandon();
+        return;
+      }
+      watchdog?.bye();
+      record.release();
+    },
+  };
+}

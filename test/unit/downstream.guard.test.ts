@@ -1,0 +1,91 @@
+// Nothing left behind: the record of a primary's process groups, the watchdog that ends them when the pipe
+// from its primary closes without a goodbye, and the rule that only a provably recorded process is killed.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { configureLogging } from "../../src/log.js";
+import { isAlive, waitFor } from "../e2e/harness.js";
+// Zombie-aware: a killed member not yet reaped by its new parent does not count as alive.
+import { endGroups, groupAlive } from "../../src/downstream/processTree.js";
+import { startTimeCommand, startTimeOf } from "../../src/downstream/processStart.js";
+import { isOurs, readRecord, recordPath, ServerRecord } from "../../src/downstream/serverRecord.js";
+import { runWatchdog } from "../../src/downstream/watchdog.js";
+
+configureLogging({ level: "silent" });
+
+/** A process in a group of its own (as servers run), with a child in that group. */
+function group(): number {
+  const child = spawn(process.execPath, ["-e", "require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); setInterval(() => {}, 1000)"], {
+    detached: true,
+    stdio: "ignore",
+  });
+  child.unref();
+  return child.pid!;
+}
+
+describe("server record and watchdog", () => {
+  test("the record file: 0600, every group with its start time, gone on release", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cmg-record-"));
+    const record = new ServerRecord(recordPath(dir));
+    const g = record.add(process.pid, "node test")!;
+    assert.equal(g.start, startTimeOf(process.pid));
+    assert.equal(statSync(record.file).mode & 0o777, 0o600);
+    const onDisk = readRecord(record.file)!;
+    assert.deepEqual(onDisk.groups, [g]);
+    assert.equal(onDisk.owner.pid, process.pid);
+    record.remove(process.pid);
+    assert.deepEqual(readRecord(record.file)!.groups, []);
+    assert.deepEqual(record.release(), []);
+    assert.equal(readRecord(record.file), undefined);
+    writeFileSync(record.file, "{ not json");
+    assert.equal(readRecord(record.file), undefined, "a damaged record is not trusted");
+    writeFileSync(record.file, JSON.stringify({ version: 1, owner: {}, groups: [{ pid: -1, start: "x", label: "" }, { pid: 5, start: "", label: "" }] }));
+    assert.deepEqual(readRecord(record.file)!.groups, [], "entries that cannot be proven are dropped");
+  });
+
+  test("a recorded group is ended only while its leader is provably the process recorded", async () => {
+    const pid = group();
+    await waitFor("the group's child", () => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim() !== "", 10_000);
+    const start = startTimeOf(pid)!;
+    assert.equal(await endGroups([{ pid, start: String(Number(start) + 1), label: "stranger" }], isOurs, 500), 0);
+    assert.ok(groupAlive(pid), "another start time: not ours, untouched");
+    assert.equal(await endGroups([{ pid, start, label: "ours" }], isOurs, 500), 1);
+    assert.ok(!groupAlive(pid), "the leader and its child are gone");
+  });
+
+  test("the watchdog ends what it holds when the pipe closes, and nothing after a goodbye", async () => {
+    const a = group();
+    const b = group();
+    const input = new PassThrough();
+    const done = runWatchdog(input);
+    input.write(JSON.stringify({ op: "add", group: { pid: a, start: startTimeOf(a), label: "a" } }) + "\n");
+    input.write(JSON.stringify({ op: "add", group: { pid: b, start: startTimeOf(b), label: "b" } }) + "\n");
+    input.write("garbage\n");
+    input.write(JSON.stringify({ op: "remove", pid: b }) + "\n");
+    input.end();
+    assert.equal(await done, 0);
+    assert.ok(!groupAlive(a), "held: ended");
+    assert.ok(groupAlive(b), "removed from its care: left alone");
+
+    const bye = new PassThrough();
+    const calm = runWatchdog(bye);
+    bye.write(JSON.stringify({ op: "add", group: { pid: b, start: startTimeOf(b), label: "b" } }) + "\n");
+    bye.end(JSON.stringify({ op: "bye" }) + "\n");
+    assert.equal(await calm, 0);
+    assert.ok(isAlive(b), "a clean goodbye: nothing killed");
+    process.kill(-b, "SIGKILL");
+  });
+
+  test("start time on macOS and Windows comes from what the platform offers", () => {
+    assert.deepEqual(startTimeCommand(42, "darwin"), ["ps", ["-o", "lstart=", "-p", "42"]]);
+    const [cmd, args] = startTimeCommand(42, "win32");
+    assert.equal(cmd, "powershell.exe");
+    assert.match(args.at(-1)!, /Get-Process -Id 42 .*StartTime\.ToFileTimeUtc\(\)/);
+    assert.equal(startTimeOf(-1), null);
+    assert.equal(startTimeOf(1.5), null);
+  });
+});
