@@ -2,6 +2,7 @@ import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { queryStatus, type GatewayStatus, type PrimaryStatus } from "../coordination/status.js";
 import { stopPrimary } from "../coordination/stop.js";
+import { httpTokenPath } from "../http/tokens.js";
 import { EXIT } from "./exitCodes.js";
 import { primaryProgram } from "./primaryProgram.js";
 
@@ -81,6 +82,7 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     ["Sessions", `${s.sessions} connected`],
     ["Tools", `${s.tools.length}: ${s.tools.join(", ")}`],
     ["Endpoint", s.endpoint],
+    ...(s.http_url ? [["HTTP", `${s.http_url} (bearer token in ${httpTokenPath({ stateDir: s.state_dir })})`] as [string, string]] : []),
     ["State dir", s.state_dir],
     ["Config", s.config_path],
     ["Log", s.log_path],

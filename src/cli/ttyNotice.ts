@@ -25,7 +25,7 @@ export function ttyNotice(httpUrl?: string): string {
 export function recordedHttpUrl(paths: StatePaths): string | undefined {
   const read = readInstance(paths.instanceFile);
   if (read.kind !== "ok") return undefined;
-  const url = (read.info as { http_url?: unknown }).http_url;
+  const url = read.info.http_url;
   return typeof url === "string" && url ? url : undefined;
 }
 

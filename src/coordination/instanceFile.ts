@@ -20,6 +20,8 @@ export interface InstanceInfo {
   config_path: string;
   log_path: string;
   state_dir: string;
+  /** The primary's Streamable HTTP endpoint, when config.json turns it on. */
+  http_url?: string;
 }
 
 /** The result of reading gateway.json: its content, or why there is none to trust. */

@@ -11,9 +11,12 @@ export const TOKEN_ENV = "CLAUDE_MPM_GATEWAY_TOKEN";
 /** Shortest token accepted from a user: a guessable secret would make the endpoint open. */
 const MIN_TOKEN_CHARS = 16;
 
-/** Where the primary keeps the bearer token of its HTTP endpoint (0600 in the 0700 state dir). */
-export function httpTokenPath(paths: StatePaths): string {
-  return join(paths.stateDir, "http.token");
+/** The file in the state dir that keeps the bearer token of the primary's HTTP endpoint (0600, dir 0700). */
+export const HTTP_TOKEN_FILE = "http.token";
+
+/** Where the primary keeps the bearer token of its HTTP endpoint. */
+export function httpTokenPath(paths: Pick<StatePaths, "stateDir">): string {
+  return join(paths.stateDir, HTTP_TOKEN_FILE);
 }
 
 /**

@@ -4,8 +4,8 @@ import type { CallToolResult, ClientCapabilities, Result, ServerNotification, Se
 /** What a built-in tool may learn about the gateway that runs it. */
 export interface GatewayState {
   version: string;
-  /** "primary" behind bridges, "standalone" on its own stdio, "cli" for `tools`/`test`. */
-  mode: "primary" | "standalone" | "cli";
+  /** "primary" behind bridges, "standalone" on its own stdio, "serve" over HTTP only, "cli" for `tools`/`test`. */
+  mode: "primary" | "standalone" | "serve" | "cli";
   startedAt: Date;
   stateDir: string;
   configPath: string;
