@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { Bridge } from "../gateway/bridge.js";
 import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
@@ -22,12 +23,14 @@ export async function serveBridge(paths: StatePaths): Promise<number> {
   const coords = coordinatesFor(paths);
   // A person at a terminal, not a client: say what this is (once the primary's URL can be named).
   const told = noticeOnTerminal(paths);
+  // One id for this client's whole session, told to every primary it reaches (see SessionRequest.binding).
+  const session = { binding: randomBytes(16).toString("base64url") };
   const bridge = new Bridge({
     input: process.stdin,
     output: process.stdout,
     connect: async () => {
       try {
-        return (await connectToPrimary(coords, { kind: "session", spawn: true, program: primaryProgram(paths) })).socket;
+        return (await connectToPrimary(coords, { kind: "session", spawn: true, program: primaryProgram(paths), session })).socket;
       } finally {
         told();
       }

@@ -20,6 +20,11 @@ export interface Welcome {
 export interface SessionRequest {
   profile?: string;
   maxNameLength?: number;
+  /**
+   * The bridge's own random id, the same for every primary it reaches: a session's multi-round-trip state is
+   * bound to it, so a retry after a takeover is honoured and no other session can use it.
+   */
+  binding?: string;
 }
 
 /** An accepted hello: the connection's kind and, for a session, what its client asked for. */
@@ -130,7 +135,7 @@ const nonce = () => randomBytes(16).toString("hex");
 /*
  * Mutual proof of the token, which never crosses the wire: on Linux and Windows the endpoint's name can be
  * seen by other local users, and one who binds it while no primary runs must learn nothing from a client.
- *   client → {claude_mpm_gateway: 2, kind, nonce: Nc[, profile, max_name_length]}   (a session's own view)
+ *   client → {claude_mpm_gateway: 2, kind, nonce: Nc[, profile, max_name_length, session_id]}   (a session's own view)
  *   primary → {nonce: Ns, proof: HMAC(token, "primary:" + Nc)}    the client checks it, else hangs up
  *   client → {proof: HMAC(token, "client:" + Ns)}                  the primary checks it, else hangs up
  *   primary → welcome {ok, pid, instance_id}; then the connection carries its kind's traffic.
@@ -138,10 +143,15 @@ const nonce = () => randomBytes(16).toString("hex");
 
 /** The session fields of a hello, if well-formed; a client that sends none asks for the default view. */
 function sessionRequest(hello: Record<string, unknown>): SessionRequest | undefined {
-  const { profile, max_name_length: max } = hello;
+  const { profile, max_name_length: max, session_id: binding } = hello;
   if (profile !== undefined && (typeof profile !== "string" || !profile || profile.length > 200)) return undefined;
   if (max !== undefined && !Number.isInteger(max)) return undefined;
-  return { ...(profile !== undefined ? { profile } : {}), ...(max !== undefined ? { maxNameLength: max as number } : {}) };
+  if (binding !== undefined && (typeof binding !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(binding))) return undefined;
+  return {
+    ...(profile !== undefined ? { profile } : {}),
+    ...(max !== undefined ? { maxNameLength: max as number } : {}),
+    ...(binding !== undefined ? { binding } : {}),
+  };
 }
 
 /**
@@ -185,7 +195,11 @@ export async function sendHello(socket: Socket, token: string, kind: ConnectionK
     throw new GatewayError("AUTH_FAILED", `the primary refused the connection (${why})`);
   };
   const ours = nonce();
-  const asked = { ...(session.profile !== undefined ? { profile: session.profile } : {}), ...(session.maxNameLength !== undefined ? { max_name_length: session.maxNameLength } : {}) };
+  const asked = {
+    ...(session.profile !== undefined ? { profile: session.profile } : {}),
+    ...(session.maxNameLength !== undefined ? { max_name_length: session.maxNameLength } : {}),
+    ...(session.binding !== undefined ? { session_id: session.binding } : {}),
+  };
   socket.write(JSON.stringify({ claude_mpm_gateway: PROTOCOL, kind, nonce: ours, ...asked }) + "\n");
   let challenge: Record<string, unknown>;
   try {

@@ -114,7 +114,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     downstream: downstream.status(),
   });
 
-  const serveSession = async (socket: Socket) => {
+  const serveSession = async (socket: Socket, binding?: string) => {
     const transport = new LineTransport({
       input: socket,
       output: socket,
@@ -129,7 +129,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       if (!stopping) armLinger();
     };
     socket.on("close", () => void transport.close());
-    await openSession(registry, transport, downstream);
+    await openSession(registry, transport, downstream, binding);
     socket.resume();
     log.info(`session opened (${sessions.size} connected)`);
   };
@@ -181,7 +181,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
     gate
       .admit(socket, () => acceptHello(socket, token, { ok: true, pid: process.pid, instance_id: instance.instance_id }))
-      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? serveSession(socket) : serveControl(socket)))
+      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? serveSession(socket, hello.binding) : serveControl(socket)))
       .catch((err) => log.warn(`session failed to open: ${describeError(err)}`));
   };
 

@@ -11,8 +11,11 @@ const INSTRUCTIONS =
   "claude-mpm-gateway: built-in tools (echo, calculator, system_info, health_check, document_summarizer) " +
   "and the user's downstream MCP servers, whose tools are named <server>__<tool>.";
 
-/** One client's MCP session, served from the shared registry and the downstream servers. */
-export async function openSession(registry: Registry, transport: Transport, downstream?: DownstreamManager): Promise<Server> {
+/**
+ * One client's MCP session, served from the shared registry and the downstream servers. `binding` names the
+ * client across takeovers (its bridge's id): the requestState the session hands out is bound to it.
+ */
+export async function openSession(registry: Registry, transport: Transport, downstream?: DownstreamManager, binding?: string): Promise<Server> {
   const server = new Server(
     { name: GATEWAY_NAME, version: VERSION, title: "Claude MPM Gateway" },
     {
@@ -26,7 +29,7 @@ export async function openSession(registry: Registry, transport: Transport, down
       instructions: INSTRUCTIONS,
     },
   );
-  const link = linkSession(server, downstream);
+  const link = linkSession(server, downstream, binding);
   // Servers still starting are waited for (bounded), so a client that lists once sees every tool.
   server.setRequestHandler("tools/list", async (_req, ctx) => {
     await registry.ready(ctx.mcpReq.signal);

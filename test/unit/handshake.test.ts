@@ -70,21 +70,27 @@ test("a session's hello carries its client's view; the welcome can warn about it
   const { client, close } = await pair((s) => {
     hello = acceptHello(s, token, (h) => ({ ok: true, pid: 7, instance_id: "i", ...(h.profile === "nope" ? { warning: `unknown profile "${h.profile}"` } : {}) }));
   });
-  const welcome = await sendHello(client, token, "session", undefined, { profile: "nope", maxNameLength: 41 });
+  const welcome = await sendHello(client, token, "session", undefined, { profile: "nope", maxNameLength: 41, binding: "bridge-0123456789abcdef" });
   assert.deepEqual(welcome, { ok: true, pid: 7, instance_id: "i", warning: 'unknown profile "nope"' });
-  assert.deepEqual(await hello, { kind: "session", profile: "nope", maxNameLength: 41 });
+  assert.deepEqual(await hello, { kind: "session", profile: "nope", maxNameLength: 41, binding: "bridge-0123456789abcdef" });
   client.destroy();
   close();
 });
 
-test("a hello whose view fields are malformed is refused", async () => {
-  const token = newToken();
-  let refused: Promise<unknown> | undefined;
-  const { client, close } = await pair((s) => {
-    refused = acceptHello(s, token, { ok: true, pid: 1, instance_id: "i" }).catch((err: Error) => err.message);
+for (const [what, bad] of [
+  ["profile", { profile: 42 }],
+  ["session id", { session_id: "short" }],
+  ["session id", { session_id: "has spaces in it, not an id" }],
+] as const) {
+  test(`a hello whose ${what} is malformed is refused`, async () => {
+    const token = newToken();
+    let refused: Promise<unknown> | undefined;
+    const { client, close } = await pair((s) => {
+      refused = acceptHello(s, token, { ok: true, pid: 1, instance_id: "i" }).catch((err: Error) => err.message);
+    });
+    client.write(JSON.stringify({ claude_mpm_gateway: 2, kind: "session", nonce: "ab".repeat(16), ...bad }) + "\n");
+    assert.match(String(await refused), /not a gateway hello/);
+    client.destroy();
+    close();
   });
-  client.write(JSON.stringify({ claude_mpm_gateway: 2, kind: "session", nonce: "ab".repeat(16), profile: 42 }) + "\n");
-  assert.match(String(await refused), /not a gateway hello/);
-  client.destroy();
-  close();
-});
+}
