@@ -40,9 +40,10 @@ export interface SessionLink {
  * Serves a session's resources, prompts, completions and logging from the downstream servers, and forwards
  * their notifications to it: list_changed to every session, resources/updated to subscribers only, log
  * messages at the session's own level. `binding` names the session across takeovers (the gateway's
- * `requestState` is bound to it); "" binds to the installation alone.
+ * `requestState` is bound to it); "" binds to the installation alone. `era` is the connection's pinned era:
+ * a modern session hears of changes only through the listen streams it opened.
  */
-export function linkSession(server: Server, manager: DownstreamManager | undefined, binding = ""): SessionLink {
+export function linkSession(server: Server, manager: DownstreamManager | undefined, binding = "", era: "legacy" | "modern" = "legacy"): SessionLink {
   const id = nextSessionId++;
   let level: LoggingLevel | undefined;
   const origin = (ctx: Ctx): CallOrigin => {
@@ -120,7 +121,9 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     return manager.withFlight(target.server, o, () => client.complete(params, manager.forwardOptions(ctx.mcpReq.signal, o)).catch(relayError));
   });
 
-  const initialized = () => server.getClientCapabilities() !== undefined;
+  // A legacy session hears of changes once initialized. A modern one only through the subscriptions/listen
+  // streams it opened: the SDK's entry routes these sends onto them and drops what no stream asked for.
+  const initialized = () => era === "modern" || server.getClientCapabilities() !== undefined;
   const onListChanged = (kinds: ListKind[]) => {
     if (!initialized()) return;
     for (const kind of kinds) {
@@ -129,10 +132,11 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     }
   };
   const onUpdated = (uri: string, sessions: ReadonlySet<number>) => {
-    if (sessions.has(id)) server.sendResourceUpdated({ uri }).catch((err) => log.debug(`resources/updated: ${describeError(err)}`));
+    if (era === "modern" || sessions.has(id)) server.sendResourceUpdated({ uri }).catch((err) => log.debug(`resources/updated: ${describeError(err)}`));
   };
   const onLog = (params: LoggingMessageNotification["params"]) => {
-    if (!initialized() || (level && SEVERITY.indexOf(params.level) < SEVERITY.indexOf(level))) return;
+    // 2026-07-28 has no unsolicited log messages (they belong to a request): modern sessions get none.
+    if (era === "modern" || !initialized() || (level && SEVERITY.indexOf(params.level) < SEVERITY.indexOf(level))) return;
     server.sendLoggingMessage(params).catch((err) => log.debug(`log message: ${describeError(err)}`));
   };
   manager.on("listChanged", onListChanged);

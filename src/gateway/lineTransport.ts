@@ -20,6 +20,8 @@ export interface LineTransportOptions {
   maxQueueBytes?: number;
   /** Told why a session was dropped or a frame refused; never stdout. */
   onWarning?: (message: string) => void;
+  /** Called once when the transport closes, whoever owns `onclose` (the SDK's serving entry takes it over). */
+  onClosed?: () => void;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -83,6 +85,7 @@ export class LineTransport implements Transport {
     input.off("close", this.onEnd);
     if (this.opts.endOutput) output.end();
     this.onclose?.();
+    this.opts.onClosed?.();
   }
 
   /** True once closed by either side. */

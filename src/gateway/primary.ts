@@ -16,7 +16,7 @@ import { ensureStateDir } from "../coordination/stateDir.js";
 import type { PrimaryStatus } from "../coordination/status.js";
 import { guardServers, type ServerGuard } from "../downstream/guard.js";
 import { LineTransport } from "./lineTransport.js";
-import { openSession } from "./session.js";
+import { createSession, serveSession, type SessionHandle, type SessionOptions } from "./session.js";
 import { createDownstream, createRegistry } from "./runtime.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 
@@ -84,7 +84,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     log_path: paths.logFile,
     state_dir: paths.stateDir,
   };
-  const sessions = new Set<LineTransport>();
+  const sessions = new Set<SessionHandle>();
   const registry = createRegistry("primary", paths, () => sessions.size);
   const downstream = createDownstream(paths, registry);
   const oauth = downstream.oauth;
@@ -114,23 +114,29 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     downstream: downstream.status(),
   });
 
-  const serveSession = async (socket: Socket, binding?: string) => {
+  const openSession = (socket: Socket, asked: SessionOptions) => {
     const transport = new LineTransport({
       input: socket,
       output: socket,
       endOutput: true,
       onWarning: (m) => log.warn(`session: ${m}`),
+      onClosed: () => {
+        sessions.delete(session);
+        log.info(`session closed (${sessions.size} left)`);
+        if (!stopping) armLinger();
+      },
     });
-    sessions.add(transport);
     clearTimeout(lingerTimer);
-    transport.onclose = () => {
-      sessions.delete(transport);
-      log.info(`session closed (${sessions.size} left)`);
-      if (!stopping) armLinger();
-    };
     socket.on("close", () => void transport.close());
-    await openSession(registry, transport, downstream, binding);
-    socket.resume();
+    // The transport closes on a later tick at the earliest (socket events), so `session` is set by then.
+    const { profile, maxNameLength, binding } = asked;
+    const options: SessionOptions = {
+      ...(profile !== undefined ? { profile } : {}),
+      ...(maxNameLength !== undefined ? { maxNameLength } : {}),
+      ...(binding !== undefined ? { binding } : {}),
+    };
+    const session = serveSession(createSession({ registry, downstream, options }), transport);
+    if (!transport.isClosed) sessions.add(session);
     log.info(`session opened (${sessions.size} connected)`);
   };
 
@@ -181,7 +187,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
     gate
       .admit(socket, () => acceptHello(socket, token, { ok: true, pid: process.pid, instance_id: instance.instance_id }))
-      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? serveSession(socket, hello.binding) : serveControl(socket)))
+      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? openSession(socket, hello) : serveControl(socket)))
       .catch((err) => log.warn(`session failed to open: ${describeError(err)}`));
   };
 
@@ -192,7 +198,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       // free the lock while gateway.json and the downstream servers are still ours. New connections are
       // refused meanwhile (onConnection).
       if (server !== lock.server) server?.close();
-      for (const t of sessions) await t.close();
+      for (const s of sessions) await s.close();
       // After the sessions, not before: the first one closes before `stopping` is set, and its onclose re-arms
       // the linger, whose timer would keep a stopped primary alive for the whole linger (30 s by default).
       clearTimeout(lingerTimer);

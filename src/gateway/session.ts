@@ -1,9 +1,11 @@
-import { Server, type Transport } from "@modelcontextprotocol/server";
+import { Server, type McpServerFactory, type Transport } from "@modelcontextprotocol/server";
+import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Registry } from "../tools/registry.js";
 import type { DownstreamManager } from "../downstream/manager.js";
 import { linkSession } from "../downstream/sessionLink.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { logger } from "../log.js";
+import { VersionGuard } from "./versionGuard.js";
 
 const log = logger("session");
 
@@ -11,35 +13,84 @@ const INSTRUCTIONS =
   "claude-mpm-gateway: built-in tools (echo, calculator, system_info, health_check, document_summarizer) " +
   "and the user's downstream MCP servers, whose tools are named <server>__<tool>.";
 
+/** What a session is served from: the process's shared parts and this session's own options. */
+export interface SessionDeps {
+  /** The tools (built-ins and downstream), shared by every session of the process. */
+  registry: Registry;
+  /** The downstream servers' resources, prompts and notifications; absent where none are configured. */
+  downstream?: DownstreamManager;
+  /** The client's own choices, such as the profile it asked for (not applied yet: issue 12 wires it in). */
+  options?: SessionOptions;
+}
+
+/** Per-session options a client (or the channel it came in on) chooses: its own view of the gateway. */
+export interface SessionOptions {
+  /** A profile of config.json's `profiles` (`--profile`). */
+  profile?: string;
+  /** The longest tool name the client accepts (`--max-name-length`). */
+  maxNameLength?: number;
+  /** Names the client across takeovers (its bridge's id): the requestState the session hands out is bound to it. */
+  binding?: string;
+}
+
 /**
- * One client's MCP session, served from the shared registry and the downstream servers. `binding` names the
- * client across takeovers (its bridge's id): the requestState the session hands out is bound to it.
+ * The session factory: every channel the gateway serves (a bridge's socket in the primary, stdio in
+ * --standalone, the Streamable HTTP endpoint) builds its MCP server instances with it, one per connection
+ * (or per HTTP request). It holds no state of its own: everything shared comes in `deps`, everything a
+ * session holds lives in the instance it returns and goes with it.
+ *
+ * ```ts
+ * const factory = createSession({ registry, downstream });
+ * const handle = serveSession(factory, new LineTransport({ input, output })); // stdio-like channels, both eras
+ * const http = createMcpHttp(factory); // Streamable HTTP, both eras
+ * ```
+ *
+ * `ctx.era` says which protocol era the instance serves; the SDK's entries (serveSession/serveStdio,
+ * createMcpHandler) decide it from the client's opening message and install the modern-only handlers
+ * (server/discover, the per-request `_meta` checks, subscriptions/listen) themselves.
  */
-export async function openSession(registry: Registry, transport: Transport, downstream?: DownstreamManager, binding?: string): Promise<Server> {
-  const server = new Server(
-    { name: GATEWAY_NAME, version: VERSION, title: "Claude MPM Gateway" },
-    {
-      capabilities: {
-        tools: { listChanged: true },
-        resources: { subscribe: true, listChanged: true },
-        prompts: { listChanged: true },
-        completions: {},
-        logging: {},
+export function createSession(deps: SessionDeps): McpServerFactory {
+  return ({ era }) => {
+    const { registry, downstream, options } = deps;
+    const server = new Server(
+      { name: GATEWAY_NAME, version: VERSION, title: "Claude MPM Gateway" },
+      {
+        capabilities: {
+          tools: { listChanged: true },
+          resources: { subscribe: true, listChanged: true },
+          prompts: { listChanged: true },
+          completions: {},
+          logging: {},
+        },
+        instructions: INSTRUCTIONS,
       },
-      instructions: INSTRUCTIONS,
-    },
-  );
-  const link = linkSession(server, downstream, binding);
-  // Servers still starting are waited for (bounded), so a client that lists once sees every tool.
-  server.setRequestHandler("tools/list", async (_req, ctx) => {
-    await registry.ready(ctx.mcpReq.signal);
-    return { tools: registry.list() };
-  });
-  server.setRequestHandler("tools/call", (req, ctx) =>
-    registry.call(req.params.name, req.params.arguments, ctx.mcpReq.signal, link.origin(ctx)),
-  );
-  server.onclose = () => link.close();
-  server.onerror = (err) => log.debug(`protocol: ${err.message}`);
-  await server.connect(transport);
-  return server;
+    );
+    const link = linkSession(server, downstream, options?.binding ?? "", era);
+    // Servers still starting are waited for (bounded), so a client that lists once sees every tool.
+    server.setRequestHandler("tools/list", async (_req, ctx) => {
+      await registry.ready(ctx.mcpReq.signal);
+      return { tools: registry.list() };
+    });
+    server.setRequestHandler("tools/call", (req, ctx) =>
+      registry.call(req.params.name, req.params.arguments, ctx.mcpReq.signal, link.origin(ctx)),
+    );
+    server.onclose = () => link.close();
+    server.onerror = (err) => log.debug(`protocol: ${err.message}`);
+    return server;
+  };
+}
+
+/** A connection being served; `close()` ends it (a modern client's listen streams get their graceful end). */
+export interface SessionHandle {
+  close(): Promise<void>;
+}
+
+/**
+ * Serves one connection (newline-delimited JSON-RPC over any Transport) from the factory, in the era the
+ * client opens with: `initialize` pins a 2025-era session; `server/discover` or a request with the 2026-07-28
+ * `_meta` envelope pins a modern one (spec 2026-07-28, basic/transports/stdio, "Backward compatibility").
+ * The SDK's serveStdio does the era work; the transport is ours, so it works over a socket as over stdio.
+ */
+export function serveSession(factory: McpServerFactory, transport: Transport): SessionHandle {
+  return serveStdio(factory, { legacy: "serve", transport: new VersionGuard(transport), onerror: (err) => log.debug(`protocol: ${err.message}`) });
 }

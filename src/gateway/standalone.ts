@@ -2,7 +2,7 @@ import type { Readable, Writable } from "node:stream";
 import type { StatePaths } from "../coordination/paths.js";
 import { logger } from "../log.js";
 import { LineTransport } from "./lineTransport.js";
-import { openSession } from "./session.js";
+import { createSession, serveSession } from "./session.js";
 import { createDownstream, createRegistry } from "./runtime.js";
 
 const log = logger("standalone");
@@ -15,17 +15,20 @@ export async function runStandalone(
   let sessions = 1;
   const registry = createRegistry("standalone", paths, () => sessions);
   const downstream = createDownstream(paths, registry);
-  const transport = new LineTransport({ ...io, onWarning: (m) => log.warn(m) });
-  const ended = new Promise<void>((resolve) => {
-    transport.onclose = () => {
+  let ended!: () => void;
+  const closed = new Promise<void>((resolve) => (ended = resolve));
+  const transport = new LineTransport({
+    ...io,
+    onWarning: (m) => log.warn(m),
+    onClosed: () => {
       sessions = 0;
-      resolve();
-    };
+      ended();
+    },
   });
-  const server = await openSession(registry, transport, downstream);
+  const session = serveSession(createSession({ registry, downstream }), transport);
   downstream.start();
   log.info("serving MCP on stdio (standalone)");
-  await ended;
-  await server.close();
+  await closed;
+  await session.close();
   await downstream.stop();
 }
