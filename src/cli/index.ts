@@ -139,7 +139,8 @@ export async function runCli(argv: string[]): Promise<number> {
       .option("--client <client>", "claude-desktop|claude-code|cursor|all (comma-separated or repeated)")
       .option("--name <name>", `The server's name in the client's config (default ${GATEWAY_NAME})`)
       .option("--dry-run", "Show the change, write nothing")
-      .action((o: GlobalOptions & InstallOptions) => set(lazy.install().then((m) => m.installCommand(mode, o))));
+      .option("--transport <transport>", "stdio (default: the client launches the gateway) or http (claude-code, cursor: the client connects to its HTTP endpoint by URL with the token)")
+      .action((o: GlobalOptions & InstallOptions) => set(lazy.install().then((m) => m.installCommand(mode, o, m.installDeps(paths(o))))));
   }
 
   cli.help((sections) => {

@@ -2,7 +2,9 @@ import { homedir } from "node:os";
 import { CLIENT_NAMES, clientConfigLocation, currentHost, selectClients, type ClientId, type HostContext } from "../clients/clientConfigs.js";
 import { describeEdit, planInstall, planUninstall, type Edit, type ServerEntry } from "../clients/configEdit.js";
 import { ConcurrentChangeError, readConfigFile, writeConfigFile } from "../clients/configFile.js";
+import type { StatePaths } from "../coordination/paths.js";
 import { selfCommand } from "../coordination/spawnPrimary.js";
+import { localHttpEndpoint, type LocalEndpoint } from "../http/localEndpoint.js";
 import { describeError, GatewayError, isGatewayError } from "../errors.js";
 import { GATEWAY_NAME } from "../version.js";
 import { EXIT } from "./exitCodes.js";
@@ -12,6 +14,8 @@ export interface InstallOptions {
   client?: string | string[];
   name?: string;
   dryRun?: boolean;
+  /** stdio (the client launches the binary) or http (it connects to the primary's HTTP endpoint). */
+  transport?: string;
 }
 
 /** What the commands need from the outside world; tests pass their own. */
@@ -21,20 +25,42 @@ export interface InstallDeps {
   command: { command: string; args: string[] };
   out: (line: string) => void;
   now: () => Date;
+  /** The primary's HTTP endpoint and token, for `--transport http`. */
+  httpEndpoint?: () => LocalEndpoint;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 // A client that saves its own config between our read and our write wins; we re-plan on its new content.
 const ATTEMPTS = 3;
 
-function defaultDeps(): InstallDeps {
-  return { host: currentHost(homedir()), command: selfCommand(), out: (l) => process.stdout.write(`${l}\n`), now: () => new Date() };
+/** The real world's dependencies; with `paths`, `--transport http` can name this installation's endpoint. */
+export function installDeps(paths?: StatePaths): InstallDeps {
+  return {
+    host: currentHost(homedir()),
+    command: selfCommand(),
+    out: (l) => process.stdout.write(`${l}\n`),
+    now: () => new Date(),
+    ...(paths ? { httpEndpoint: () => localHttpEndpoint(paths) } : {}),
+  };
 }
 
 /** The entry for one client: Claude Code's own `claude mcp add` also records the transport type. */
 export function serverEntry(client: ClientId, launch: { command: string; args: string[] }): ServerEntry {
   const base: ServerEntry = launch.args.length ? { command: launch.command, args: [...launch.args] } : { command: launch.command };
   return client === "claude-code" ? { type: "stdio", ...base } : base;
+}
+
+/**
+ * The entry of a client that connects by URL, with the bearer token in its headers: Claude Code's
+ * `{ "type": "http", "url", "headers" }`, Cursor's `{ "url", "headers" }`. Claude Desktop adds remote
+ * servers in its settings (Connectors), not in its config file.
+ */
+export function httpServerEntry(client: ClientId, endpoint: LocalEndpoint): ServerEntry {
+  if (client === "claude-desktop") {
+    throw new GatewayError("USAGE", "Claude Desktop takes no URL entries in its config file: install it with --transport stdio (the default)");
+  }
+  const entry = { url: endpoint.url, headers: { Authorization: `Bearer ${endpoint.token}` } };
+  return client === "claude-code" ? { type: "http", ...entry } : entry;
 }
 
 const VERB: Record<Edit["action"], [done: string, planned: string, preposition: string]> = {
@@ -48,10 +74,11 @@ const VERB: Record<Edit["action"], [done: string, planned: string, preposition: 
 /** Applies one client's edit (or shows it, with --dry-run); returns true when the file was changed. */
 function applyToClient(mode: "install" | "uninstall", client: ClientId, name: string, opts: InstallOptions, deps: InstallDeps): boolean {
   const { file } = clientConfigLocation(client, deps.host);
+  const entry = (): ServerEntry => (opts.transport === "http" ? httpServerEntry(client, deps.httpEndpoint!()) : serverEntry(client, deps.command));
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const snapshot = readConfigFile(file);
     const edit =
-      mode === "install" ? planInstall(file, snapshot.text, name, serverEntry(client, deps.command)) : planUninstall(file, snapshot.text, name);
+      mode === "install" ? planInstall(file, snapshot.text, name, entry()) : planUninstall(file, snapshot.text, name);
     const [done, planned, prep] = VERB[edit.action];
     if (edit.action === "unchanged" || edit.action === "absent") {
       deps.out(`${client}: ${name} ${done} ${prep} ${file}`);
@@ -77,9 +104,16 @@ function applyToClient(mode: "install" | "uninstall", client: ClientId, name: st
  * `install` / `uninstall`: adds or removes the gateway's entry in each chosen client's config. Every client
  * is attempted; a malformed config is reported (CLIENT_CONFIG, exit 1) and left untouched.
  */
-export async function installCommand(mode: "install" | "uninstall", opts: InstallOptions, deps: InstallDeps = defaultDeps()): Promise<number> {
+export async function installCommand(mode: "install" | "uninstall", opts: InstallOptions, deps: InstallDeps = installDeps()): Promise<number> {
   const name = opts.name === undefined ? GATEWAY_NAME : String(opts.name);
   if (!NAME_PATTERN.test(name)) throw new GatewayError("USAGE", `--name must match ${NAME_PATTERN.source}`);
+  if (opts.transport !== undefined && opts.transport !== "stdio" && opts.transport !== "http") {
+    throw new GatewayError("USAGE", `--transport must be stdio or http, not "${String(opts.transport)}"`);
+  }
+  if (opts.transport === "http" && mode === "install") {
+    if (!deps.httpEndpoint) throw new GatewayError("USAGE", "--transport http: no state dir to read the endpoint from");
+    deps.httpEndpoint(); // an endpoint that is off is one clear error, before any client's file is read
+  }
   const clients = selectClients(opts.client, deps.host);
   const failures: GatewayError[] = [];
   const changed: ClientId[] = [];

@@ -1,11 +1,7 @@
 import { GatewayError } from "../errors.js";
 
-/** The entry `install` writes under `mcpServers.<name>`. */
-export interface ServerEntry {
-  type?: "stdio";
-  command: string;
-  args?: string[];
-}
+/** The entry `install` writes under `mcpServers.<name>`: a command to launch, or a URL to connect to. */
+export type ServerEntry = { type?: "stdio"; command: string; args?: string[] } | { type?: "http"; url: string; headers?: Record<string, string> };
 
 /** What an install or uninstall would do to one config file's text. */
 export type Edit =
@@ -81,7 +77,8 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
  * a disabled flag…), which a reinstall from a new binary location must not throw away.
  */
 function mergeEntry(existing: unknown, entry: ServerEntry): JsonObject {
-  const kept = isObject(existing) ? Object.fromEntries(Object.entries(existing).filter(([k]) => !["type", "command", "args", "url"].includes(k))) : {};
+  // What says how to reach the gateway is ours (headers too: a stale token must not outlive a reinstall).
+  const kept = isObject(existing) ? Object.fromEntries(Object.entries(existing).filter(([k]) => !["type", "command", "args", "url", "headers"].includes(k))) : {};
   return { ...entry, ...kept };
 }
 
