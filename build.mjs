@@ -214,6 +214,8 @@ async function bundle(outfile, entry = "main.ts") {
     legalComments: "none",
     logLevel: "warning",
     define: { __GATEWAY_VERSION__: JSON.stringify(pkg.version) },
+    // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its ESM build bundles.
+    alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   });
 }
 

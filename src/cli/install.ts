@@ -90,8 +90,9 @@ function applyToClient(mode: "install" | "uninstall", client: ClientId, name: st
       return false;
     }
     try {
-      const saved = writeConfigFile(snapshot, edit.text, deps.now());
-      deps.out(`${client}: ${done} ${name} ${prep} ${file} (${saved ? `backup: ${saved}` : "new file"})`);
+      const wrote = writeConfigFile(snapshot, edit.text, deps.now());
+      const owner = wrote.owner ? `; owner kept: uid ${wrote.owner.uid}, gid ${wrote.owner.gid}` : "";
+      deps.out(`${client}: ${done} ${name} ${prep} ${file} (${wrote.backup ? `backup: ${wrote.backup}` : "new file"}${owner})`);
       return true;
     } catch (err) {
       if (!(err instanceof ConcurrentChangeError)) throw err;

@@ -1,3 +1,7 @@
+// Edits go through jsonc-parser (Microsoft's, the parser VS Code edits settings.json with): its modify()
+// computes a minimal text edit for one JSON path, so a config's numbers (12345678901234567890, 1.0),
+// comments, key order and layout survive byte for byte, which no parse-and-stringify can promise.
+import { applyEdits, format, modify, parse as parseJsonc, printParseErrorCode, type JSONPath, type ParseError } from "jsonc-parser";
 import { GatewayError } from "../errors.js";
 
 /** The entry `install` writes under `mcpServers.<name>`: a command to launch, or a URL to connect to. */
@@ -10,7 +14,7 @@ export type Edit =
   | { action: "unchanged"; before: unknown }
   | { action: "absent" };
 
-/** How the existing file was laid out, so a rewrite changes only what it must. */
+/** How the existing file was laid out, so an edit matches it. */
 interface TextFormat {
   indent: string;
   eol: string;
@@ -31,7 +35,7 @@ function kind(v: unknown): string {
 }
 
 function detectFormat(text: string): TextFormat {
-  const indent = /^[{[][ \t]*\r?\n([ \t]+)\S/.exec(text.replace(/^\uFEFF/, ""))?.[1] ?? "  ";
+  const indent = /^[{[][^\n]*\r?\n(?:[ \t]*\r?\n)*([ \t]+)\S/.exec(text.replace(/^\uFEFF/, ""))?.[1] ?? "  ";
   return { indent, eol: text.includes("\r\n") ? "\r\n" : "\n", bom: text.startsWith("\uFEFF"), finalNewline: /\n$/.test(text) };
 }
 
@@ -42,22 +46,77 @@ function render(data: JsonObject, f: TextFormat): string {
 
 /**
  * Parses a client config's text (undefined: the file does not exist). Whitespace only counts as `{}`; a
- * UTF-8 BOM (Notepad) is tolerated. Anything that is not a JSON object with an object `mcpServers` throws
- * CLIENT_CONFIG naming the file, because rewriting a file we do not understand could destroy the user's work.
+ * UTF-8 BOM (Notepad) and comments (Cursor reads JSONC) are tolerated. Anything that is not a JSON object
+ * with an object `mcpServers` throws CLIENT_CONFIG naming the file, because editing a file we do not
+ * understand could destroy the user's work. `data` is for reading only: numbers beyond double precision
+ * are rounded there, which is why edits are made to the text, never by re-serializing `data`.
  */
 export function parseClientConfig(file: string, text: string | undefined): { data: JsonObject; format: TextFormat } {
   if (text === undefined || text.replace(/^\uFEFF/, "").trim() === "") return { data: {}, format: text ? detectFormat(text) : NEW_FILE };
-  let data: unknown;
-  try {
-    data = JSON.parse(text.replace(/^\uFEFF/, ""));
-  } catch (err) {
-    throw new GatewayError("CLIENT_CONFIG", `${file} is not valid JSON (${(err as Error).message}); fix or move it, then retry: it was left untouched`);
+  const errors: ParseError[] = [];
+  const data = parseJsonc(text.replace(/^\uFEFF/, ""), errors, { allowTrailingComma: false, disallowComments: false }) as unknown;
+  if (errors.length) {
+    const e = errors[0]!;
+    throw new GatewayError("CLIENT_CONFIG", `${file} is not valid JSON (${printParseErrorCode(e.error)} at offset ${e.offset}); fix or move it, then retry: it was left untouched`);
   }
   if (!isObject(data)) throw new GatewayError("CLIENT_CONFIG", `${file}: the top level is ${kind(data)}, expected a JSON object; it was left untouched`);
   if ("mcpServers" in data && !isObject(data.mcpServers)) {
     throw new GatewayError("CLIENT_CONFIG", `${file}: "mcpServers" is ${kind(data.mcpServers)}, expected an object; it was left untouched`);
   }
   return { data, format: detectFormat(text) };
+}
+
+/**
+ * Sets (or, with undefined, removes) the value at `path` by a minimal text edit: jsonc-parser's modify finds
+ * the span, and only the inserted text is formatted (its own formatting would re-flow the whole line the
+ * edit starts on), so every other byte, comments and number spellings included, stays as it was.
+ */
+function editAt(text: string, path: JSONPath, value: unknown, f: TextFormat): string {
+  const [change] = modify(text, path, value, {});
+  if (!change) return text;
+  const next = applyEdits(text, [change]);
+  if (!change.content) return next;
+  const tabs = f.indent.startsWith("\t");
+  const options = { insertSpaces: !tabs, tabSize: tabs ? 1 : f.indent.length, eol: f.eol, keepLines: false };
+  return applyEdits(next, format(next, { offset: change.offset, length: change.content.length }, options));
+}
+
+/**
+ * Edits `mcpServers[name]` in the text: `entry` undefined removes it. An `mcpServers` left empty, or filled
+ * from empty, is rewritten whole so it reads `{}` or opens on its own line; an empty top level is rendered.
+ */
+function editEntry(text: string | undefined, data: JsonObject, f: TextFormat, name: string, entry: JsonObject | undefined, before: unknown): string {
+  const servers = (data.mcpServers ?? {}) as JsonObject;
+  if (text === undefined || Object.keys(data).length === 0) return render({ mcpServers: entry ? { [name]: entry } : {} }, f);
+  const bom = text.startsWith("\uFEFF") ? "\uFEFF" : "";
+  let body = text.slice(bom.length);
+  const others = Object.keys(servers).filter((k) => k !== name);
+  if (!entry) body = editAt(body, others.length ? ["mcpServers", name] : ["mcpServers"], others.length ? undefined : {}, f);
+  else if (others.length === 0 && before === undefined && "mcpServers" in data) body = editAt(body, ["mcpServers"], { [name]: entry }, f);
+  else if (!isObject(before)) body = editAt(body, ["mcpServers", name], entry, f);
+  else {
+    // Only our keys change inside an existing entry: the user's env, cwd… keep their bytes.
+    for (const key of OUR_KEYS) {
+      if (key in entry) {
+        if (!jsonEqual(before[key], entry[key])) body = editAt(body, ["mcpServers", name, key], entry[key], f);
+      } else if (key in before) body = editAt(body, ["mcpServers", name, key], undefined, f);
+    }
+  }
+  return bom + body;
+}
+
+/** The keys of an entry that `install` owns; any other key of an existing entry is the user's. */
+const OUR_KEYS = ["type", "command", "args", "url", "headers"] as const;
+
+/** Refuses an edited text that differs from the plan anywhere but the one entry (a safety net). */
+function verified(file: string, text: string, data: JsonObject, name: string, entry: JsonObject | undefined): string {
+  const after = parseClientConfig(file, text).data;
+  const strip = (d: JsonObject) => ({ ...d, mcpServers: Object.fromEntries(Object.entries((d.mcpServers ?? {}) as JsonObject).filter(([k]) => k !== name)) });
+  const servers = (after.mcpServers ?? {}) as JsonObject;
+  if (!jsonEqual(strip(after), strip(data)) || !jsonEqual(servers[name], entry)) {
+    throw new GatewayError("CLIENT_CONFIG", `${file}: the edit would change more than the "${name}" entry; it was left untouched (please report this)`);
+  }
+  return text;
 }
 
 /** Deep equality of JSON values, ignoring key order. */
@@ -78,30 +137,30 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
  */
 function mergeEntry(existing: unknown, entry: ServerEntry): JsonObject {
   // What says how to reach the gateway is ours (headers too: a stale token must not outlive a reinstall).
-  const kept = isObject(existing) ? Object.fromEntries(Object.entries(existing).filter(([k]) => !["type", "command", "args", "url", "headers"].includes(k))) : {};
+  const kept = isObject(existing) ? Object.fromEntries(Object.entries(existing).filter(([k]) => !(OUR_KEYS as readonly string[]).includes(k))) : {};
   return { ...entry, ...kept };
 }
 
-/** Plans adding (or updating) `mcpServers[name]`; every other key of the file is kept. */
+/** Plans adding (or updating) `mcpServers[name]`; every other byte of the file is kept. */
 export function planInstall(file: string, text: string | undefined, name: string, entry: ServerEntry): Edit {
   const { data, format } = parseClientConfig(file, text);
   const servers = (data.mcpServers ?? {}) as JsonObject;
   const before = servers[name];
   const after = mergeEntry(before, entry);
   if (before !== undefined && jsonEqual(before, after)) return { action: "unchanged", before };
-  const next = { ...data, mcpServers: { ...servers, [name]: after } };
-  return { action: before === undefined ? "add" : "update", before, after, text: render(next, format) };
+  const blank = text === undefined || text.replace(/^\uFEFF/, "").trim() === "";
+  const next = editEntry(blank ? undefined : text, data, format, name, after, before);
+  return { action: before === undefined ? "add" : "update", before, after, text: verified(file, next, data, name, after) };
 }
 
-/** Plans removing `mcpServers[name]`; every other key of the file is kept. */
+/** Plans removing `mcpServers[name]`; every other byte of the file is kept. */
 export function planUninstall(file: string, text: string | undefined, name: string): Edit {
   const { data, format } = parseClientConfig(file, text);
   const servers = data.mcpServers as JsonObject | undefined;
   if (!servers || !(name in servers)) return { action: "absent" };
-  const rest = Object.fromEntries(Object.entries(servers).filter(([k]) => k !== name));
-  return { action: "remove", before: servers[name], text: render({ ...data, mcpServers: rest }, format) };
+  const next = editEntry(text, data, format, name, undefined, servers[name]);
+  return { action: "remove", before: servers[name], text: verified(file, next, data, name, undefined) };
 }
-
 /** The change as diff-like lines (`- ` old entry, `+ ` new entry), for --dry-run. */
 export function describeEdit(name: string, edit: Edit): string[] {
   const lines = (sign: string, value: unknown) => `${JSON.stringify(name)}: ${JSON.stringify(value, null, 2)}`.split("\n").map((l) => `  ${sign} ${l}`);

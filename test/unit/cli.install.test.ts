@@ -1,11 +1,11 @@
 // install/uninstall in-process against a temporary home: files, backups, modes, symlinks, dry runs, errors.
 import { beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { installCommand, type InstallDeps } from "../../src/cli/install.js";
-import { ConcurrentChangeError, readConfigFile, writeConfigFile } from "../../src/clients/configFile.js";
+import { ConcurrentChangeError, readConfigFile, renameWithRetry, writeConfigFile } from "../../src/clients/configFile.js";
 import { isGatewayError } from "../../src/errors.js";
 
 const BIN = "/opt/cmg/claude-mpm-gateway";
@@ -51,7 +51,8 @@ describe("install", () => {
     const bak = join(dirname(desktop), "claude_desktop_config.json.20261125T102030Z.bak");
     assert.deepEqual(backups(desktop), ["claude_desktop_config.json.20261125T102030Z.bak"]);
     assert.equal(readFileSync(bak, "utf8"), original);
-    assert.equal(statSync(bak).mode & 0o777, 0o644);
+    // A backup may hold secrets (API keys in env): private whatever the original's mode.
+    assert.equal(statSync(bak).mode & 0o777, 0o600);
 
     // Cursor had only its folder: a new private file, no backup.
     assert.deepEqual(servers(cursor), { "claude-mpm-gateway": { command: BIN } });
@@ -160,6 +161,24 @@ describe("writeConfigFile", () => {
     assert.deepEqual(backups(cursor), []);
   });
 
+  test("keeps the newest three backups, and no temp file", () => {
+    put(cursor, "{}");
+    for (let i = 1; i <= 5; i++) writeConfigFile(readConfigFile(cursor), `{"a":${i}}`, new Date(`2026-01-02T03:04:0${i}Z`));
+    assert.deepEqual(readdirSync(dirname(cursor)).sort(), ["mcp.json", "mcp.json.20260102T030403Z.bak", "mcp.json.20260102T030404Z.bak", "mcp.json.20260102T030405Z.bak"]);
+    assert.equal(readFileSync(join(dirname(cursor), "mcp.json.20260102T030405Z.bak"), "utf8"), '{"a":4}');
+  });
+
+  test("as root over another user's file: the file and its backup go back to that user, with its mode", { skip: process.geteuid?.() !== 0 && "needs root" }, async () => {
+    put(cursor, '{"mcpServers":{}}', 0o600);
+    chownSync(cursor, 65534, 65534);
+    assert.equal(await installCommand("install", { client: "cursor" }, deps), 0);
+    const st = statSync(cursor);
+    assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [65534, 65534, 0o600]);
+    const bak = join(dirname(cursor), backups(cursor)[0]!);
+    assert.deepEqual([statSync(bak).uid, statSync(bak).mode & 0o777], [65534, 0o600]);
+    assert.match(lines[0]!, /owner kept: uid 65534, gid 65534\)$/);
+  });
+
   test("never overwrites an earlier backup made in the same second", () => {
     put(cursor, "{}");
     const now = new Date("2026-01-02T03:04:05Z");
@@ -168,5 +187,33 @@ describe("writeConfigFile", () => {
     assert.deepEqual(backups(cursor).sort(), ["mcp.json.20260102T030405Z-2.bak", "mcp.json.20260102T030405Z.bak"]);
     assert.equal(readFileSync(join(dirname(cursor), "mcp.json.20260102T030405Z.bak"), "utf8"), "{}");
     assert.equal(readFileSync(join(dirname(cursor), "mcp.json.20260102T030405Z-2.bak"), "utf8"), '{"a":1}');
+  });
+});
+
+describe("renameWithRetry", () => {
+  const busy = () => Object.assign(new Error("busy"), { code: "EBUSY" });
+  test("on Windows a held target is retried with backoff, then renamed", () => {
+    const waits: number[] = [];
+    let calls = 0;
+    renameWithRetry("a", "b", "win32", () => {
+      if (++calls < 4) throw busy();
+    }, (ms) => waits.push(ms));
+    assert.equal(calls, 4);
+    assert.deepEqual(waits, [25, 50, 100]);
+  });
+
+  test("bounded: gives up after 8 attempts (about 3 s); elsewhere, no retry", () => {
+    let calls = 0;
+    assert.throws(() => renameWithRetry("a", "b", "win32", () => {
+      calls++;
+      throw busy();
+    }, () => {}), /busy/);
+    assert.equal(calls, 8);
+    calls = 0;
+    assert.throws(() => renameWithRetry("a", "b", "linux", () => {
+      calls++;
+      throw busy();
+    }, () => {}), /busy/);
+    assert.equal(calls, 1);
   });
 });

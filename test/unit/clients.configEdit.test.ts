@@ -83,6 +83,44 @@ describe("planInstall", () => {
   });
 });
 
+describe("surgical edits", () => {
+  const odd = `{
+  // my settings
+  "big": 12345678901234567890,
+  "f": 1.0,   "compact": {"a":[1,2]},
+  "mcpServers": {
+    "a": {"command": "a", "env": {"X": "1"}} // trailing comment
+  }
+}
+`;
+
+  test("big integers, 1.0, comments and odd layout are kept byte for byte; only the entry is inserted", () => {
+    const text = textOf(planInstall(FILE, odd, "cmg", ENTRY));
+    const inserted = `,
+    "cmg": {
+      "command": "/opt/cmg/claude-mpm-gateway"
+    }`;
+    const at = odd.indexOf("}} // trailing") + 2;
+    assert.equal(text, odd.slice(0, at) + inserted + odd.slice(at));
+    assert.equal(textOf(planUninstall(FILE, text, "cmg")), odd, "uninstall gives back the original bytes");
+  });
+
+  test("an update changes only the command's string; the user's env (1.50) and spacing stay", () => {
+    const before = `{"mcpServers": {"cmg": {"command":"/old",   "env": {"N": 1.50}}, "z": {}}, "big": 9007199254740993}`;
+    const edit = planInstall(FILE, before, "cmg", ENTRY);
+    assert.equal(edit.action, "update");
+    assert.equal(textOf(edit), before.replace('"/old"', '"/opt/cmg/claude-mpm-gateway"'));
+  });
+
+  test("args we no longer pass are removed from the entry, nothing else", () => {
+    const before = '{\n  "mcpServers": {\n    "cmg": {\n      "command": "/old",\n      "args": ["--x"],\n      "cwd": "/w"\n    }\n  }\n}\n';
+    assert.equal(
+      textOf(planInstall(FILE, before, "cmg", ENTRY)),
+      '{\n  "mcpServers": {\n    "cmg": {\n      "command": "/opt/cmg/claude-mpm-gateway",\n      "cwd": "/w"\n    }\n  }\n}\n',
+    );
+  });
+});
+
 describe("planUninstall", () => {
   test("removes only our entry", () => {
     const before = { x: 1, mcpServers: { a: { command: "a" }, cmg: ENTRY, b: { url: "https://b" } } };
