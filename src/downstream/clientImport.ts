@@ -1,6 +1,6 @@
 // `import --from <client>`: what a client's existing mcpServers would become in the gateway's config.
 // Where each client keeps its config, and how it is read, is install's business (src/clients/): reused here.
-import { win32 } from "node:path";
+import { posix, win32 } from "node:path";
 import { CLIENT_NAMES, type ClientId } from "../clients/clientConfigs.js";
 import { parseClientConfig } from "../clients/configEdit.js";
 import { readConfigFile } from "../clients/configFile.js";
@@ -36,6 +36,11 @@ export function planImport(source: Record<string, unknown>, existing: Iterable<s
       plan.skipped.push({ name, reason: "already in the gateway's config" });
       continue;
     }
+    const unportable = whyNotPortable(entry);
+    if (unportable) {
+      plan.skipped.push({ name, reason: unportable });
+      continue;
+    }
     // An entry the gateway cannot run (e.g. Claude Code's "sse" type) would make the whole config invalid.
     try {
       parseConfig({ mcpServers: { [name]: entry } }, file);
@@ -56,6 +61,54 @@ export function isGatewayEntry(name: string, entry: unknown): boolean {
   // Client configs written on Windows use backslashes; win32.basename splits on both separators.
   const base = win32.basename(entry.command.trim()).toLowerCase();
   return base === GATEWAY_NAME || base === `${GATEWAY_NAME}.exe`;
+}
+
+/** A `${VAR}` or `${VAR:-default}` placeholder, which Claude Code expands in its configs and the gateway does not. */
+const PLACEHOLDER = /\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}/;
+
+/**
+ * An argument that is plainly a relative path: ".", "..", or one starting with "./" or "../" (either
+ * slash). Other words with a slash are left alone: "@scope/package" and "--opt=a/b" are not paths.
+ */
+function isRelativeArg(value: string): boolean {
+  return /^\.\.?(?:$|[\\/])/.test(value);
+}
+
+/** A command with a folder in it that is not absolute ("bin/server"); a bare name is looked up on PATH. */
+function isRelativeCommand(value: string): boolean {
+  return isRelativeArg(value) || (/[\\/]/.test(value) && !posix.isAbsolute(value) && !win32.isAbsolute(value));
+}
+
+function strings(value: unknown, at: string): Array<[where: string, text: string]> {
+  if (typeof value === "string") return [[at, value]];
+  if (Array.isArray(value)) return value.flatMap((v, i) => strings(v, `${at}[${i}]`));
+  if (isObject(value)) return Object.entries(value).flatMap(([k, v]) => strings(v, `${at}.${k}`));
+  return [];
+}
+
+/**
+ * Why an entry would not mean the same under the gateway, or undefined. Copied literally, a `${VAR}` would
+ * reach the server as those very characters, and a relative path (".", "./data", a relative cwd) would be
+ * resolved against the primary's working dir, the home: a filesystem server given "." would expose the
+ * whole home to every client. Such entries are skipped, naming what to fix, never copied half-working.
+ */
+export function whyNotPortable(entry: unknown): string | undefined {
+  if (!isObject(entry)) return undefined;
+  for (const [where, text] of strings(entry, "entry")) {
+    const placeholder = PLACEHOLDER.exec(text)?.[0];
+    if (placeholder) return `${where.slice(6)} uses ${placeholder}, which the client expands and the gateway does not: add it with the value itself (claude-mpm-gateway add)`;
+  }
+  const paths: Array<[string, unknown]> = [
+    ["command", entry.command],
+    ["cwd", entry.cwd],
+    ...(Array.isArray(entry.args) ? entry.args.map((a, i): [string, unknown] => [`args[${i}]`, a]) : []),
+  ];
+  for (const [where, value] of paths) {
+    if (typeof value !== "string") continue;
+    const relative = where === "cwd" ? !posix.isAbsolute(value) && !win32.isAbsolute(value) : where === "command" ? isRelativeCommand(value) : isRelativeArg(value);
+    if (relative) return `${where} is the relative path ${JSON.stringify(value)}, which would mean a folder under the gateway's working dir (your home), not the client's: add it with an absolute path`;
+  }
+  return undefined;
 }
 
 function unprefixed(message: string, file: string): string {

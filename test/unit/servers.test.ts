@@ -140,6 +140,29 @@ describe("import: which entries are copied", () => {
     assert.ok(!plan.skipped[3]!.reason.includes(file), "the reason does not repeat the file");
   });
 
+  test("entries with ${VAR} placeholders or relative paths are skipped, naming the entry and the value", () => {
+    const plan = planImport(
+      {
+        fs: { command: "npx", args: ["-y", "@modelcontextprotocol/server-filesystem", "."] },
+        local: { command: "./bin/server" },
+        cwd: { command: "node", args: ["/opt/s.js"], cwd: "project" },
+        key: { command: "npx", args: ["srv"], env: { API_KEY: "${API_KEY}" } },
+        url: { type: "http", url: "https://x/${TENANT:-a}/mcp" },
+        fine: { command: "npx", args: ["-y", "pkg@1.0", "--root", "/srv/data", "C:\\data", "--opt=x/y"], cwd: "/abs", env: { A: "$HOME" } },
+      },
+      [],
+      file,
+    );
+    assert.deepEqual(plan.add.map(([n]) => n), ["fine"]);
+    const why = Object.fromEntries(plan.skipped.map((s) => [s.name, s.reason]));
+    assert.match(why.fs!, /^args\[2\] is the relative path "\."/);
+    assert.match(why.fs!, /your home/);
+    assert.match(why.local!, /^command is the relative path "\.\/bin\/server"/);
+    assert.match(why.cwd!, /^cwd is the relative path "project"/);
+    assert.match(why.key!, /^env\.API_KEY uses \$\{API_KEY\}, which the client expands and the gateway does not/);
+    assert.match(why.url!, /^url uses \$\{TENANT:-a\}/);
+  });
+
   test("a missing or malformed client config is an error naming the file", () => {
     const dir = mkdtempSync(join(tmpdir(), "cmg-client-"));
     const path = join(dir, "mcp.json");
