@@ -33,7 +33,7 @@ import { StateSigner, requestDigest } from "./stateSigner.js";
 
 /** Results forwarded as they come: only the shape the session needs to pass them on is checked. */
 const FORWARDED_RESULT = z.looseObject({ content: z.array(z.unknown()).default([]) });
-import { LogLevels, Subscriptions } from "./sessionState.js";
+import { LogLevels, SEVERITY, Subscriptions } from "./sessionState.js";
 
 const log = logger("downstream");
 
@@ -61,7 +61,7 @@ interface Flight {
 /**
  * Every downstream server of the config, started once and shared by every session: a ToolProvider for the
  * registry, the router of resources, prompts, completions and the servers' own requests, and the source of
- * the notifications sessions forward (events "listChanged", "resourceUpdated", "log").
+ * the notifications sessions forward (events "listChanged", "resourceUpdated"; log messages go with calls).
  */
 export class DownstreamManager extends EventEmitter implements ToolProvider {
   private readonly servers = new Map<string, Downstream>();
@@ -249,8 +249,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
 
   private readonly hooks = {
     changed: () => this.invalidate(),
-    log: (d: Downstream, params: LoggingMessageNotification["params"]) =>
-      this.emit("log", { ...params, logger: params.logger ? `${d.name}/${params.logger}` : d.name }),
+    log: (d: Downstream, params: LoggingMessageNotification["params"]) => this.routeLog(d, params),
     resourceUpdated: (_d: Downstream, uri: string) => this.emit("resourceUpdated", uri, this.subscriptions.sessionsOf(uri)),
     request: (d: Downstream, request: ServerRequest, signal: AbortSignal) => this.routeRequest(d, request, signal),
     connected: async (d: Downstream, client: Client) => {
@@ -264,13 +263,31 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   };
 
   /**
-   * A server's request goes to the client of its most recent in-flight call. Over stdio the request names
-   * no call, so with calls of several sessions in flight at once this is a guess; it never falls back to an
-   * older call's client, which could hand one application's prompt to another.
+   * The sessions with a call in flight to a server, each with its latest call's origin. A call made with no
+   * client behind it (the `test` command) counts as a session of its own, with no origin.
+   */
+  private callers(server: string): Map<number | undefined, CallOrigin | undefined> {
+    const callers = new Map<number | undefined, CallOrigin | undefined>();
+    for (const f of this.flights.get(server) ?? []) callers.set(f.origin?.sessionId, f.origin);
+    return callers;
+  }
+
+  /**
+   * A server's own request (sampling, elicitation, roots) goes to a session only when that session's call
+   * is provably its cause: over stdio the request names no call, so that is when exactly one session has
+   * calls in flight to that server. With none, or calls of several sessions at once, the server gets an
+   * error: one client must never be shown, or answer, another's prompt.
    */
   private async routeRequest(d: Downstream, request: ServerRequest, signal: AbortSignal): Promise<Result> {
     const need = request.method === "sampling/createMessage" ? "sampling" : request.method === "elicitation/create" ? "elicitation" : "roots";
-    const origin = this.flights.get(d.name)?.at(-1)?.origin;
+    const callers = this.callers(d.name);
+    if (callers.size > 1) {
+      throw rpcError(
+        ProtocolErrorCode.InvalidRequest,
+        `${request.method}: calls of ${callers.size} clients to "${d.name}" are in flight and the request does not say which one it belongs to; refused rather than guessed`,
+      );
+    }
+    const [origin] = callers.values();
     if (origin?.clientCapabilities()?.[need]) return origin.request(request, signal);
     throw rpcError(
       ProtocolErrorCode.MethodNotFound,
@@ -278,6 +295,22 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
         ? `${request.method}: the client calling "${d.name}" does not support ${need}`
         : `${request.method}: no client can answer for "${d.name}" (a server's requests go to the client whose call to it is in flight, and none is)`,
     );
+  }
+
+  /**
+   * A server's log message goes, with its call, to the one session calling that server, if that session
+   * asked for log messages at that severity; to no other session (its paths and queries are that client's
+   * business). With calls of several sessions in flight, which one caused it cannot be told: like a
+   * server's request, it is given to none. Delivered to none, it goes to the gateway's own log.
+   */
+  private routeLog(d: Downstream, params: LoggingMessageNotification["params"]): void {
+    const message = { ...params, logger: params.logger ? `${d.name}/${params.logger}` : d.name };
+    const callers = this.callers(d.name);
+    const [origin] = callers.size === 1 ? callers.values() : [];
+    const wanted = origin?.logLevel;
+    const delivered = !!origin && !!wanted && SEVERITY.indexOf(message.level) >= SEVERITY.indexOf(wanted);
+    if (delivered) origin.notify({ method: "notifications/message", params: message }).catch((err) => log.debug(`log message: ${describeError(err)}`));
+    else log.debug(`[${message.logger}] ${message.level}: ${typeof message.data === "string" ? message.data : JSON.stringify(message.data)}`.slice(0, 2000));
   }
 
   /** Runs a forwarded request while recording its origin, so the server's own requests find their client. */

@@ -1,10 +1,10 @@
 import {
   CLIENT_CAPABILITIES_META_KEY,
+  LOG_LEVEL_META_KEY,
   ProtocolErrorCode,
   type ClientCapabilities,
   type GetPromptResult,
   type LoggingLevel,
-  type LoggingMessageNotification,
   type ReadResourceResult,
   type Server,
   type ServerContext,
@@ -21,7 +21,6 @@ const log = logger("session");
 
 /** A request a client's server must answer for a downstream one (sampling, elicitation) may take this long. */
 const CLIENT_REQUEST_TIMEOUT_MS = 10 * 60_000;
-const SEVERITY: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 type Ctx = ServerContext;
 
@@ -38,10 +37,11 @@ export interface SessionLink {
 
 /**
  * Serves a session's resources, prompts, completions and logging from the downstream servers, and forwards
- * their notifications to it: list_changed to every session, resources/updated to subscribers only, log
- * messages at the session's own level. `binding` names the session across takeovers (the gateway's
- * `requestState` is bound to it); "" binds to the installation alone. `era` is the connection's pinned era:
- * a modern session hears of changes only through the listen streams it opened.
+ * their notifications to it: list_changed to every session, resources/updated to subscribers only (a
+ * server's log messages go with the calls that caused them: see DownstreamManager). `binding` names the
+ * session across takeovers (the gateway's `requestState` is bound to it); "" binds to the installation
+ * alone. `era` is the connection's pinned era: a modern session hears of changes only through the listen
+ * streams it opened.
  */
 export function linkSession(server: Server, manager: DownstreamManager | undefined, binding = "", era: "legacy" | "modern" = "legacy"): SessionLink {
   const id = nextSessionId++;
@@ -53,6 +53,7 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     const modern = envelope !== undefined;
     const requestState = ctx.mcpReq.requestState<string>();
     const inputResponses = ctx.mcpReq.inputResponses;
+    const logLevel = modern ? (envelope[LOG_LEVEL_META_KEY] as LoggingLevel | undefined) : level;
     return {
       sessionId: id,
       ...(ctx.mcpReq._meta?.progressToken !== undefined ? { progressToken: ctx.mcpReq._meta.progressToken } : {}),
@@ -60,6 +61,7 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
       request: (r, signal) => ctx.mcpReq.send(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
       clientCapabilities: () => (modern ? (envelope[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : server.getClientCapabilities()),
       era: modern ? "modern" : "legacy",
+      ...(logLevel ? { logLevel } : {}),
       binding,
       ...(requestState !== undefined || inputResponses !== undefined ? { retry: { requestState, inputResponses } } : {}),
     };
@@ -134,21 +136,14 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
   const onUpdated = (uri: string, sessions: ReadonlySet<number>) => {
     if (era === "modern" || sessions.has(id)) server.sendResourceUpdated({ uri }).catch((err) => log.debug(`resources/updated: ${describeError(err)}`));
   };
-  const onLog = (params: LoggingMessageNotification["params"]) => {
-    // 2026-07-28 has no unsolicited log messages (they belong to a request): modern sessions get none.
-    if (era === "modern" || !initialized() || (level && SEVERITY.indexOf(params.level) < SEVERITY.indexOf(level))) return;
-    server.sendLoggingMessage(params).catch((err) => log.debug(`log message: ${describeError(err)}`));
-  };
   manager.on("listChanged", onListChanged);
   manager.on("resourceUpdated", onUpdated);
-  manager.on("log", onLog);
   return {
     id,
     origin,
     close: () => {
       manager.off("listChanged", onListChanged);
       manager.off("resourceUpdated", onUpdated);
-      manager.off("log", onLog);
       void manager.detach(id);
     },
   };

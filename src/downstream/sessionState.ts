@@ -80,7 +80,8 @@ function subscribable(client: Client): boolean {
   return !!client.getServerCapabilities()?.resources?.subscribe && client.getProtocolEra() !== "modern";
 }
 
-const SEVERITY: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+/** MCP log levels, least severe first. */
+export const SEVERITY: LoggingLevel[] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
 
 /**
  * The log level each session asked for. A shared server sends at the most verbose level any session wants;

@@ -1,5 +1,5 @@
 import type * as z from "zod";
-import type { CallToolResult, ClientCapabilities, Result, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/server";
+import type { CallToolResult, ClientCapabilities, LoggingLevel, Result, ServerNotification, ServerRequest, ToolAnnotations } from "@modelcontextprotocol/server";
 
 /** What a built-in tool may learn about the gateway that runs it. */
 export interface GatewayState {
@@ -33,6 +33,11 @@ export interface CallOrigin {
    * `requestState` is bound to it, so no other session can use it.
    */
   readonly binding?: string;
+  /**
+   * The log level this client asked for: a legacy session's logging/setLevel, a modern request's own
+   * `_meta` level. Absent: the client asked for no log messages, and gets none.
+   */
+  readonly logLevel?: LoggingLevel;
   /** A multi-round-trip retry's fields, exactly as the client sent them (untrusted input). */
   readonly retry?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }

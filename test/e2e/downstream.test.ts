@@ -221,7 +221,7 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
   test("sampling goes to the client whose call is in flight", async () => {
     const b = await samplingClient(home, "B");
     // Sequential: over stdio a server's request carries nothing that names the call it belongs to, so with
-    // calls of two clients in flight at once the most recent one's client is asked (see manager.ts).
+    // calls of two clients in flight at once it is refused (see manager.ts and held.test.ts).
     const rb = await b.callTool({ name: "flaky__sample", arguments: { prompt: "two" } });
     const ra = await client.callTool({ name: "flaky__sample", arguments: { prompt: "one" } });
     assert.equal(textOf(ra), "sampled: A:one (model model-A)");

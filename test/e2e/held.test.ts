@@ -5,9 +5,10 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Client } from "@modelcontextprotocol/client";
-import { connectClient, expectNoProcessLeft, installBinary, primaries, processesOf, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
-import { SERVERS, textOf, writeConfig } from "./downstreamKit.js";
+import { Client as ClientClass, type Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
+import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, primaries, processesOf, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { fixtureLines, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 
 let install: Install;
 before(() => {
@@ -201,5 +202,71 @@ describe("nothing left behind", () => {
     stopGateway(install, home);
     await expectNoProcessLeft(install.bin);
     await waitFor("the last server to end", () => markedProcesses(marker).length === 0, 10_000);
+  });
+});
+
+describe("never across sessions", () => {
+  /** A client that answers sampling with its own name, noting every prompt it was shown. */
+  async function sampler(home: string, name: string, shown: string[], extra: Record<string, string> = {}): Promise<Client> {
+    const transport = new StdioClientTransport({ command: install.bin, args: [], env: gatewayEnv(install, home, extra), stderr: "pipe" });
+    const client = new ClientClass({ name: `sampler-${name}`, version: "1.0.0" }, { capabilities: { sampling: {} } });
+    client.setRequestHandler("sampling/createMessage", (req) => {
+      const first = req.params.messages[0]?.content;
+      const asked = first && "type" in first && first.type === "text" ? first.text : "?";
+      shown.push(asked);
+      return { role: "assistant", content: { type: "text", text: `${name}:${asked}` }, model: `model-${name}` };
+    });
+    await client.connect(transport);
+    return client;
+  }
+
+  test("two sessions calling one sampling server: the request reaches the right one or is refused, never the other", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
+    const shownA: string[] = [];
+    const shownB: string[] = [];
+    const a = await sampler(home, "A", shownA);
+    const b = await sampler(home, "B", shownB);
+    // One session calling: its own client is asked.
+    assert.equal(textOf(await a.callTool({ name: "flaky__sample", arguments: { prompt: "a alone" } })), "sampled: A:a alone (model model-A)");
+    assert.equal(textOf(await b.callTool({ name: "flaky__sample", arguments: { prompt: "b alone" } })), "sampled: B:b alone (model model-B)");
+    // B has a call in flight to the same server: A's sampling request cannot be told apart from one of B's.
+    const cancel = new AbortController();
+    const hanging = b.callTool({ name: "flaky__hang", arguments: { tag: "b" } }, { signal: cancel.signal }).catch(() => undefined);
+    await waitFor("B's call in flight", () => fixtureLines(state, "hanging").includes("b"), 30_000);
+    const refused = await a.callTool({ name: "flaky__sample", arguments: { prompt: "secret of A" } });
+    assert.equal(refused.isError, true, textOf(refused));
+    assert.match(textOf(refused), /calls of 2 clients to "flaky" are in flight.*refused rather than guessed/);
+    cancel.abort();
+    await hanging;
+    assert.deepEqual(shownA, ["a alone"]);
+    assert.deepEqual(shownB, ["b alone"], "B never saw A's prompt");
+    await a.close();
+    await b.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+
+  test("a server's log messages reach only the one calling session that asked for them", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
+    const a = (await connectClient(install, home)).client;
+    const b = (await connectClient(install, home)).client;
+    const gotA: unknown[] = [];
+    const gotB: unknown[] = [];
+    a.setNotificationHandler("notifications/message", (n) => void gotA.push(n.params.data));
+    b.setNotificationHandler("notifications/message", (n) => void gotB.push(n.params.data));
+    await a.setLoggingLevel("info");
+    await b.callTool({ name: "flaky__log", arguments: { message: "B's path /home/b/secret" } });
+    await a.callTool({ name: "flaky__log", arguments: { message: "A's own" } });
+    await waitFor("A's own log message", () => gotA.includes("A's own"), 15_000);
+    assert.deepEqual(gotA, ["A's own"], "A never gets B's messages");
+    assert.deepEqual(gotB, [], "B asked for none");
+    await a.close();
+    await b.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
   });
 });
