@@ -82,6 +82,8 @@ export function processStartTime(pid: number): string | null {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // Field 22, counted after the parenthesised command name, which may itself contain spaces.
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // A zombie (killed, not yet reaped by its new parent: init may take seconds) runs no more.
+    if (fields[0] === "Z" || fields[0] === "X") return null;
     return fields[19] ?? null;
   } catch {
     return null;
