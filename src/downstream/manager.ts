@@ -14,6 +14,7 @@ import {
   type ServerRequest,
   type Tool,
 } from "@modelcontextprotocol/client";
+import { acceptsUrlElicitation, signInElicitation } from "../auth/elicit.js";
 import type { OAuthManager, RemoteServer } from "../auth/manager.js";
 import type { DownstreamStatus } from "../coordination/status.js";
 import { describeError } from "../errors.js";
@@ -410,11 +411,11 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   call(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined {
     const target = this.catalog.tool(name);
     const d = target && this.servers.get(target.server);
-    if (!target || !d) return this.signInFirst(name);
+    if (!target || !d) return this.signInFirst(name, ctx);
     const client = d.client;
     // Its tool is known (it ran before in this primary) and it is starting again: the call waits for it.
     if (!client && d.worthWaiting) return this.readyServer(d.name, ctx.signal).then(() => this.call(name, args, ctx) ?? unknownToolResult(name));
-    if (!client) return Promise.resolve(errorResult(downMessage(d.name, d)));
+    if (!client) return this.downResult(d, ctx);
     // A plain request, not client.callTool: the result goes to the client unchanged and the client validates
     // it against the tool's schemas itself; validating it here too cost a third of the gateway's hop.
     return this.forwardRounds(d.name, client, { method: "tools/call", name, params: { name: target.name, arguments: args } }, ctx.origin, ctx.signal, FORWARDED_RESULT)
@@ -433,9 +434,19 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
    * A tool of a server that never ran here because it needs a sign-in is unknown by name; a call to a name in
    * its namespace still learns what to do rather than "unknown tool".
    */
-  private signInFirst(name: string): Promise<CallToolResult> | undefined {
+  private signInFirst(name: string, ctx: ToolContext): Promise<CallToolResult> | undefined {
     const d = [...this.servers.values()].find((s) => s.state === "needs-sign-in" && name.startsWith(prefixOf(s.name)));
-    return d && Promise.resolve(errorResult(downMessage(d.name, d)));
+    return d && this.downResult(d, ctx);
+  }
+
+  /** The answer to a call of a server that is not running: a client that takes URL elicitations is sent to sign in. */
+  private async downResult(d: Downstream, ctx: ToolContext): Promise<CallToolResult> {
+    const origin = ctx.origin;
+    if (d.state === "needs-sign-in" && this.oauth && origin && acceptsUrlElicitation(origin.clientCapabilities())) {
+      const elicitation = await signInElicitation(this.oauth, d.name, (n) => origin.notify(n));
+      if (elicitation) throw elicitation;
+    }
+    return errorResult(downMessage(d.name, d));
   }
 
   /** Aggregated lists for sessions. */

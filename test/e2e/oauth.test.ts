@@ -6,8 +6,11 @@ import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import {
   connectClient,
+  gatewayEnv,
   expectNoProcessLeft,
   installBinary,
   runAsync,
@@ -88,7 +91,7 @@ describe("OAuth for remote servers", () => {
     assert.equal(statSync(tokensFile()).mode & 0o777, 0o600);
 
     await waitFor("docs tools listed", async () => (await client.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
-    assert.ok(changed > 0, "tools/list_changed after the sign-in");
+    await waitFor("tools/list_changed after the sign-in", () => changed > 0, 10_000);
     const r = await client.callTool({ name: "docs__whoami", arguments: {} });
     assert.match(JSON.stringify(r.content), /client=dcr-/);
     // A second client needs no sign-in of its own.
@@ -99,6 +102,34 @@ describe("OAuth for remote servers", () => {
     assert.equal(st.state, "signed-in");
     assert.equal(st.client, "registered");
     await second.client.close();
+    await client.close();
+  });
+
+  test("a client that takes URL elicitations is handed the sign-in URL by the call itself", async () => {
+    fx = await startOAuthFixtures();
+    writeConfig(home, { docs: { url: fx.mcp.url } });
+    const transport = new StdioClientTransport({ command: install.bin, env: gatewayEnv(install, home, env), stderr: "pipe" });
+    const client = new Client({ name: "e2e-elicit", version: "1.0.0" }, { capabilities: { elicitation: { url: {} } } });
+    client.setRequestHandler("elicitation/create", () => ({ action: "cancel" as const }));
+    const completed: string[] = [];
+    client.setNotificationHandler("notifications/elicitation/complete", (n) => void completed.push(n.params.elicitationId));
+    await client.connect(transport);
+    await waitFor("docs to need sign-in", async () => (await authStatus())[0]?.state === "needs-sign-in", 30_000);
+    const err = await client.callTool({ name: "docs__whoami", arguments: {} }).then(
+      () => assert.fail("the call should ask for a sign-in"),
+      (e: { code?: number; data?: { elicitations?: Array<{ mode: string; url: string; elicitationId: string }> } }) => e,
+    );
+    assert.equal(err.code, -32042);
+    const elicitation = err.data!.elicitations![0]!;
+    assert.equal(elicitation.mode, "url");
+    assert.match(elicitation.url, /^http:\/\/127\.0\.0\.1:\d+\/authorize\?/);
+    // The user opens it; the gateway's own loopback listener finishes the sign-in.
+    await (await fetch(elicitation.url, { redirect: "follow" })).text();
+    await waitFor("docs tools listed", async () => (await client.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
+    assert.match(JSON.stringify((await client.callTool({ name: "docs__whoami", arguments: {} })).content), /client=dcr-/);
+    await waitFor("elicitation/complete", () => completed.includes(elicitation.elicitationId), 10_000);
+    assert.equal(fx.as.registrations.length, 1);
+    assert.equal(browser.opened().length, 0, "the primary opens no browser itself");
     await client.close();
   });
 
