@@ -1,7 +1,7 @@
 import { Client, type CallToolResult, type Tool } from "@modelcontextprotocol/client";
 import { coordinatesFor, tryConnect } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
-import { LineTransport } from "../gateway/lineTransport.js";
+import { LineTransport } from "../transport/lineTransport.js";
 import { VERSION } from "../version.js";
 
 /** Where `tools` and `test` get the gateway's tools: the running primary, else this process. */
@@ -42,7 +42,7 @@ export async function openToolSource(paths: StatePaths): Promise<ToolSource> {
       close: () => client.close(),
     };
   }
-  const { createDownstream, createRegistry } = await import("../gateway/runtime.js");
+  const { createDownstream, createRegistry } = await import("../gateway/services.js");
   const registry = createRegistry("cli", paths);
   const downstream = createDownstream(paths, registry, "cli");
   // Apply the config once, without watching it: the command lasts only as long as its one question.

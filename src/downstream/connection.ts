@@ -3,7 +3,7 @@ import type { ServerConfig } from "./config.js";
 import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { logger } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
-import { LineTransport } from "../gateway/lineTransport.js";
+import { LineTransport } from "../transport/lineTransport.js";
 import { killTree, spawnGroup } from "./processTree.js";
 
 const log = logger("downstream");

@@ -1,5 +1,5 @@
 import type { Duplex, Readable, Writable } from "node:stream";
-import { LineSplitter, MAX_LINE_BYTES } from "./lines.js";
+import { LineSplitter, MAX_LINE_BYTES } from "../transport/lines.js";
 
 /** The id the bridge gives a replayed `initialize`, so its answer can be told apart and swallowed. */
 export const REPLAY_ID = "claude-mpm-gateway:replay";

@@ -15,9 +15,9 @@ import type { StatePaths } from "../coordination/paths.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
 import type { PrimaryStatus } from "../coordination/status.js";
 import { guardServers, type ServerGuard } from "../downstream/guard.js";
-import { LineTransport } from "./lineTransport.js";
+import { LineTransport } from "../transport/lineTransport.js";
 import { createSession, serveSession, type SessionHandle, type SessionOptions } from "./session.js";
-import { createDownstream, createRegistry } from "./runtime.js";
+import { createDownstream, createRegistry } from "./services.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 
 const log = logger("primary");

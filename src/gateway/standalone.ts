@@ -1,9 +1,9 @@
 import type { Readable, Writable } from "node:stream";
 import type { StatePaths } from "../coordination/paths.js";
 import { logger } from "../log.js";
-import { LineTransport } from "./lineTransport.js";
+import { LineTransport } from "../transport/lineTransport.js";
 import { createSession, serveSession } from "./session.js";
-import { createDownstream, createRegistry } from "./runtime.js";
+import { createDownstream, createRegistry } from "./services.js";
 
 const log = logger("standalone");
 

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { PassThrough } from "node:stream";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
-import { LineTransport, type LineTransportOptions } from "../../src/gateway/lineTransport.js";
+import { LineTransport, type LineTransportOptions } from "../../src/transport/lineTransport.js";
 
 interface Rig {
   transport: LineTransport;

@@ -1,7 +1,7 @@
 // LineSplitter: the framing every channel shares (bridge both ways, primary sessions, --standalone stdio).
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { LineSplitter } from "../../src/gateway/lines.js";
+import { LineSplitter } from "../../src/transport/lines.js";
 
 /** A splitter that records what it emits: lines as strings, and each oversize event as "<oversize>". */
 function recorder(maxBytes?: number) {
