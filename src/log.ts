@@ -1,4 +1,7 @@
-import { appendFileSync, renameSync, statSync } from "node:fs";
+import { closeSync, constants, openSync, renameSync, statSync, writeSync } from "node:fs";
+
+/** Append, create, never through a symlink (O_NOFOLLOW is 0 where the platform has none: Windows). */
+const APPEND_NOFOLLOW = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0);
 
 /** Severity levels, most verbose first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error", "silent"] as const;
@@ -56,7 +59,13 @@ function write(level: LogLevel, scope: string, msg: string): void {
   if (sink.file) {
     try {
       rotateIfLarge(sink.file);
-      appendFileSync(sink.file, line, { mode: 0o600 });
+      // O_NOFOLLOW: a symlink planted at the log's name must not make the primary append to another file.
+      const fd = openSync(sink.file, APPEND_NOFOLLOW, 0o600);
+      try {
+        writeSync(fd, line);
+      } finally {
+        closeSync(fd);
+      }
     } catch {
       // a full or read-only disk must not take the gateway down
     }
