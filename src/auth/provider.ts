@@ -44,6 +44,8 @@ export interface ProviderOptions {
 export class GatewayOAuthProvider implements OAuthClientProvider {
   /** Set when the SDK asked for a browser visit that no flow was there to make. */
   redirectWanted = false;
+  /** A client registered by this very flow, good for its code exchange whatever was stored before. */
+  private registeredNow = false;
   private verifier: string | undefined;
 
   constructor(private readonly opts: ProviderOptions) {}
@@ -94,7 +96,13 @@ export class GatewayOAuthProvider implements OAuthClientProvider {
     // A registered client is bound to its redirect URI; a flow listening elsewhere registers again (an AS may
     // match the URI exactly, port included). A metadata-document client is not registered: its URL is its id.
     const byDocument = stored.client.client_id === this.opts.settings.clientMetadataUrl;
-    if (this.opts.flow && !byDocument && stored.redirect_uri !== this.opts.flow.redirectUrl) return undefined;
+    if (this.opts.flow && !byDocument && !this.registeredNow) {
+      if (stored.redirect_uri !== this.opts.flow.redirectUrl) return undefined;
+      // The grant is gone (revoked, expired, never obtained): the registration may be stale too (a server
+      // reset, a cleanup of idle clients), and an AS shows an unknown client an error page, never our
+      // listener. A sign-in without a live grant registers afresh; one with a live grant keeps it.
+      if (!stored.tokens || stored.needs_sign_in) return undefined;
+    }
     return stored.client;
   }
 
@@ -106,6 +114,7 @@ export class GatewayOAuthProvider implements OAuthClientProvider {
       return;
     }
     const redirect = this.redirectUrl;
+    this.registeredNow = true;
     this.save((c) => {
       c.client = info;
       c.redirect_uri = redirect;

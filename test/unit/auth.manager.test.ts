@@ -107,6 +107,15 @@ describe("OAuth manager", () => {
     assert.equal(as.tokenRequests.length, refreshes, "no request to the AS without a grant");
   });
 
+  test("after a server reset (registration and grant gone) a sign-in registers afresh", async () => {
+    as.forgetRegistrations();
+    assert.equal(await manager.refresh("docs"), false);
+    const regs = as.registrations.length;
+    assert.equal(await manager.login("docs", (url) => void browse(url)), "signed-in");
+    assert.equal(as.registrations.length, regs + 1);
+    assert.equal(manager.status(remote).state, "signed-in");
+  });
+
   test("logout revokes the refresh token and deletes the file", async () => {
     await manager.login("docs", (url) => void browse(url));
     const rt = manager.store.read("docs", mcp.url)!.tokens!.refresh_token!;
