@@ -15,6 +15,7 @@ import { restartCommand, statusCommand, stopCommand } from "./status.js";
 const lazy = {
   auth: () => import("./auth.js"),
   install: () => import("./install.js"),
+  serveHttp: () => import("./serveHttp.js"),
   servers: () => import("./servers.js"),
   tools: () => import("./tools.js"),
 };
@@ -35,7 +36,8 @@ const EXIT_HELP = `Exit codes:
 
 Environment:
   CLAUDE_MPM_HOME        state lives in $CLAUDE_MPM_HOME/mcp (default ~/.claude-mpm/mcp)
-  CLAUDE_MPM_LOG_LEVEL   ${LOG_LEVELS.join("|")} (default warn; the primary logs info to its log file)`;
+  CLAUDE_MPM_LOG_LEVEL   ${LOG_LEVELS.join("|")} (default warn; the primary logs info to its log file)
+  CLAUDE_MPM_GATEWAY_TOKEN  serve --http: accepted bearer tokens, comma-separated`;
 
 /** Parses argv (without node and script) and runs the command; resolves to the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
@@ -90,6 +92,12 @@ export async function runCli(argv: string[]): Promise<number> {
     .option("--json", "Print the whole MCP result as JSON")
     .example(`${GATEWAY_NAME} test calculator '{"operation":"multiply","a":6,"b":7}'`)
     .action((tool: string, raw: string | undefined, o: GlobalOptions) => set(lazy.tools().then((m) => m.testCommand(paths(o), tool, raw, o))));
+  cli
+    .command("serve", "Serve MCP over Streamable HTTP only: no lock, no bridge (a team server; one of many replicas)")
+    .option("--http <[host:]port>", "Where to listen (default host 127.0.0.1; beyond loopback a token is required)")
+    .option("--token-file <path>", "Accepted bearer tokens, one a line (also CLAUDE_MPM_GATEWAY_TOKEN, comma-separated)")
+    .example(`CLAUDE_MPM_GATEWAY_TOKEN=$(openssl rand -hex 32) ${GATEWAY_NAME} serve --http 0.0.0.0:8080 --config team.json`)
+    .action((o: GlobalOptions & { http?: string; tokenFile?: string }) => set(lazy.serveHttp().then((m) => m.serveHttpCommand(paths(o), o))));
   cli.command("stop", "Ask the running gateway to shut down").action((o: GlobalOptions) => set(stopCommand(paths(o))));
   cli
     .command("restart", "Replace the running gateway; connected clients keep their sessions")

@@ -18,6 +18,7 @@ import { guardServers, type ServerGuard } from "../downstream/guard.js";
 import { LineTransport } from "../transport/lineTransport.js";
 import { createSession, serveSession, type SessionHandle, type SessionOptions } from "./session.js";
 import { createDownstream, createRegistry } from "./services.js";
+import { startPrimaryHttp, type HttpService } from "./httpServe.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 
 const log = logger("primary");
@@ -91,6 +92,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   /** Sign-in flows in progress: like a session, each keeps the primary from lingering out under it. */
   let flows = 0;
   let server: NetServer | undefined;
+  /** The HTTP endpoint, when config.json turns it on: HTTP clients come without a bridge, so it never lingers out. */
+  let http: HttpService | undefined;
   let stopHeartbeat = () => {};
   let lingerTimer: NodeJS.Timeout | undefined;
   let stopping: Promise<void> | undefined;
@@ -101,7 +104,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   const armLinger = (ms = opts.lingerMs) => {
     clearTimeout(lingerTimer);
-    if (sessions.size === 0 && flows === 0) {
+    if (sessions.size === 0 && flows === 0 && !http) {
       lingerTimer = setTimeout(() => void shutdown(`idle for ${ms} ms with no session`), ms);
     }
   };
@@ -198,6 +201,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       // free the lock while gateway.json and the downstream servers are still ours. New connections are
       // refused meanwhile (onConnection).
       if (server !== lock.server) server?.close();
+      await http?.close(5000);
       for (const s of sessions) await s.close();
       // After the sessions, not before: the first one closes before `stopping` is set, and its onclose re-arms
       // the linger, whose timer would keep a stopped primary alive for the whole linger (30 s by default).
@@ -229,6 +233,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   try {
     writeToken(paths.tokenFile, token);
+    http = await startPrimaryHttp(paths, createSession({ registry, downstream }));
+    if (http) instance.http_url = http.url;
     writeInstance(paths.instanceFile, instance);
     stopHeartbeat = startHeartbeat(paths.instanceFile);
     server = await listenEndpoint(coords.endpoint, onConnection, lock);

@@ -3,5 +3,6 @@
 // re-exports: the modules behind it import each other, never this one, so there is no import circle.
 export { runStandalone } from "./standalone.js";
 export { runPrimary } from "./primary.js";
+export { runHttpServer } from "./httpServe.js";
 export { Registry } from "../tools/registry.js";
 export { createDownstream, createRegistry } from "./services.js";

@@ -1,0 +1,87 @@
+import type { McpServerFactory } from "@modelcontextprotocol/server";
+import type { StatePaths } from "../coordination/paths.js";
+import { describeError } from "../errors.js";
+import { logger } from "../log.js";
+import { loadConfig } from "../downstream/config.js";
+import type { ListenAddress } from "../http/address.js";
+import { createMcpHttp } from "../http/mcpHttp.js";
+import { listenHttp } from "../http/server.js";
+import { ensureHttpToken, httpTokenPath } from "../http/tokens.js";
+import { createDownstream, createRegistry } from "./services.js";
+import { createSession } from "./session.js";
+
+const log = logger("http");
+
+/** An HTTP endpoint serving the gateway's sessions. */
+export interface HttpService {
+  url: string;
+  /** Open 2025-era sessions (modern requests hold none). */
+  sessions(): number;
+  /** Drains requests in flight (bounded), ends sessions and streams; safe twice. */
+  close(drainMs?: number): Promise<void>;
+}
+
+/** Serves `factory` over Streamable HTTP at `address`, both eras, behind the Origin/Host/token guard. */
+export async function serveHttp(factory: McpServerFactory, address: ListenAddress, tokens: readonly string[]): Promise<HttpService> {
+  const mcp = createMcpHttp(factory);
+  let endpoint;
+  try {
+    endpoint = await listenHttp({ ...address, tokens, handle: mcp.handle });
+  } catch (err) {
+    await mcp.close();
+    throw err;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    url: endpoint.url,
+    sessions: () => mcp.legacySessions(),
+    close: (drainMs) => (closing ??= endpoint.close(drainMs).then(() => mcp.close())),
+  };
+}
+
+/**
+ * The primary's endpoint, when config.json asks for one (`"http": { "port": N }`): on 127.0.0.1 only, with
+ * the bearer token kept in the state dir (made on first use). Undefined when the key is absent or the
+ * endpoint cannot start (a port in use): stdio clients are served all the same, and the log says why.
+ * A config that cannot be read leaves it off too: the downstream side reports that config's problem.
+ */
+export async function startPrimaryHttp(paths: StatePaths, factory: McpServerFactory): Promise<HttpService | undefined> {
+  let port: number | undefined;
+  try {
+    port = loadConfig(paths.configFile).http?.port;
+  } catch {
+    return undefined;
+  }
+  if (port === undefined) return undefined;
+  try {
+    const token = ensureHttpToken(httpTokenPath(paths));
+    return await serveHttp(factory, { host: "127.0.0.1", port }, [token]);
+  } catch (err) {
+    log.error(`HTTP endpoint off: ${describeError(err)}`);
+    return undefined;
+  }
+}
+
+/**
+ * `serve --http`: a gateway served over HTTP only, with no lock, no bridge and no instance file, so many
+ * can run side by side (replicas) on one config. It owns its downstream servers, as a primary does.
+ */
+export async function runHttpServer(opts: { paths: StatePaths; address: ListenAddress; tokens: readonly string[] }): Promise<HttpService> {
+  let service: HttpService | undefined;
+  const registry = createRegistry("serve", opts.paths, () => service?.sessions() ?? 0);
+  const downstream = createDownstream(opts.paths, registry);
+  try {
+    service = await serveHttp(createSession({ registry, downstream }), opts.address, opts.tokens);
+  } catch (err) {
+    await downstream.stop();
+    throw err;
+  }
+  downstream.start();
+  const http = service;
+  let closing: Promise<void> | undefined;
+  return {
+    url: http.url,
+    sessions: http.sessions,
+    close: (drainMs) => (closing ??= http.close(drainMs).then(() => downstream.stop())),
+  };
+}

@@ -1,0 +1,136 @@
+// `serve --http`: the built binary as an HTTP-only gateway, talked to by the SDK v2 client over real HTTP in
+// both eras; its guard (401/403), its refusal to listen beyond loopback without a token, its drain on
+// SIGTERM, and two replicas behind a round-robin TCP forwarder serving a modern client as one.
+import assert from "node:assert/strict";
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { after, before, test } from "node:test";
+import { SERVERS, textOf, waitForTools, writeConfig } from "./downstreamKit.js";
+import { expectNoProcessLeft, gatewayEnv, installBinary, run, tempHome, waitFor, type Install } from "./harness.js";
+import { connectHttp, freshConnectionFetch, rawPost } from "./httpKit.js";
+import { roundRobin } from "./roundRobin.js";
+
+const TOKEN = "e2e-serve-token-0123456789abcdef";
+
+let install: Install;
+before(() => (install = installBinary()));
+after(() => install.cleanup());
+
+interface Served {
+  child: ChildProcessWithoutNullStreams;
+  url: string;
+  port: number;
+  stderr(): string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `serve --http` and waits for the line that names its URL. */
+async function serve(home: string, args: string[], env: Record<string, string> = { CLAUDE_MPM_GATEWAY_TOKEN: TOKEN }): Promise<Served> {
+  const child = spawn(install.bin, ["serve", ...args], { env: gatewayEnv(install, home, env) });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
+  child.stdout.resume();
+  const exited = new Promise<number | null>((r) => child.on("close", r));
+  let url = "";
+  await waitFor("serve --http to listen", () => {
+    url = /serving MCP over Streamable HTTP at (\S+)/.exec(stderr)?.[1] ?? "";
+    return url !== "" || child.exitCode !== null;
+  }, 30_000);
+  assert.ok(url, `serve --http did not start:\n${stderr}`);
+  return { child, url, port: Number(new URL(url).port), stderr: () => stderr, exited };
+}
+
+test("serve --http: both eras list and call built-in and downstream tools; no or wrong token 401, foreign Origin 403; SIGTERM drains", async () => {
+  const home = tempHome();
+  writeConfig(home, { everything: SERVERS.everything() });
+  const s = await serve(home, ["--http", "127.0.0.1:0"]);
+  try {
+    assert.match(s.url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    for (const mode of ["auto", "legacy"] as const) {
+      const { client, transport } = await connectHttp(s.url, TOKEN, mode);
+      try {
+        assert.equal(client.getProtocolEra(), mode === "auto" ? "modern" : "legacy");
+        assert.equal(transport.sessionId === undefined, mode === "auto", "a session id only in the legacy era");
+        await waitForTools(client, "the downstream tools", (names) => names.includes("echo") && names.includes("everything__echo"));
+        assert.equal(textOf(await client.callTool({ name: "echo", arguments: { message: `hi ${mode}` } })), `hi ${mode}`);
+        assert.equal(textOf(await client.callTool({ name: "everything__echo", arguments: { message: "down" } })), "Echo: down");
+      } finally {
+        await client.close();
+      }
+    }
+
+    const noToken = await rawPost(s.url, {});
+    assert.equal(noToken.status, 401);
+    assert.match(noToken.text, /a bearer token is required/);
+    assert.equal((await rawPost(s.url, { authorization: `Bearer ${TOKEN}x` })).status, 401);
+    const foreign = await rawPost(s.url, { authorization: `Bearer ${TOKEN}`, origin: "https://evil.example" });
+    assert.equal(foreign.status, 403);
+    assert.match(foreign.text, /Forbidden: Origin .*evil\.example.* may not use this endpoint/);
+    await assert.rejects(connectHttp(s.url, undefined, "auto"), /401|Unauthorized/, "the SDK client without the token is turned away");
+    await assert.rejects(connectHttp(s.url, "wrong-token-0123456789", "legacy"), /401|Unauthorized/);
+    const health = await fetch(s.url.replace(/\/mcp$/, "/healthz"));
+    assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
+
+    // SIGTERM while a call runs: the call gets its result, then the process exits 0.
+    const { client } = await connectHttp(s.url, TOKEN, "auto");
+    const long = client.callTool({ name: "everything__trigger-long-running-operation", arguments: { duration: 2, steps: 2 } });
+    await new Promise((r) => setTimeout(r, 500));
+    s.child.kill("SIGTERM");
+    assert.match(textOf(await long), /Long running operation completed/);
+    assert.equal(await s.exited, 0, s.stderr());
+    assert.match(s.stderr(), /received SIGTERM: draining requests in flight/);
+    await client.close().catch(() => undefined);
+  } finally {
+    s.child.kill("SIGKILL");
+  }
+  await expectNoProcessLeft(install.bin);
+});
+
+test("serve --http beyond loopback without a token: refused at start, nothing listens", async () => {
+  const home = tempHome();
+  for (const addr of ["0.0.0.0:0", "[::]:0"]) {
+    const r = run(install, home, ["serve", "--http", addr]);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /refusing to listen on (0\.0\.0\.0|::) without a bearer token: set CLAUDE_MPM_GATEWAY_TOKEN or --token-file/);
+    assert.equal(r.stdout, "");
+  }
+  const short = run(install, home, ["serve", "--http", "0.0.0.0:0"], { CLAUDE_MPM_GATEWAY_TOKEN: "short" });
+  assert.equal(short.status, 2);
+  assert.match(short.stderr, /at least 16 characters/);
+  const none = run(install, home, ["serve"]);
+  assert.equal(none.status, 2);
+  assert.match(none.stderr, /serve needs --http/);
+  await expectNoProcessLeft(install.bin);
+});
+
+test("two replicas behind a round-robin forwarder: consecutive modern calls land on both; one killed, the next calls succeed", async () => {
+  const home = tempHome();
+  writeConfig(home, {});
+  const a = await serve(home, ["--http", "127.0.0.1:0"]);
+  const b = await serve(home, ["--http", "127.0.0.1:0"]);
+  const lb = await roundRobin([a.port, b.port]);
+  const answeredBy: string[] = [];
+  try {
+    const { client } = await connectHttp(`http://127.0.0.1:${lb.port}/mcp`, TOKEN, "auto", freshConnectionFetch(answeredBy));
+    assert.equal(client.getProtocolEra(), "modern");
+    const call = async (i: number) => assert.equal(textOf(await client.callTool({ name: "echo", arguments: { message: `m${i}` } })), `m${i}`);
+    answeredBy.length = 0;
+    for (let i = 0; i < 10; i++) await call(i);
+    const before = new Set(answeredBy);
+    assert.equal(before.size, 2, `both replicas answered: ${JSON.stringify(answeredBy)}`);
+    for (let i = 1; i < answeredBy.length; i++) assert.notEqual(answeredBy[i], answeredBy[i - 1], "consecutive calls alternate");
+
+    a.child.kill("SIGKILL");
+    await a.exited;
+    answeredBy.length = 0;
+    for (let i = 10; i < 20; i++) await call(i);
+    assert.equal(new Set(answeredBy).size, 1, `only the survivor answers: ${JSON.stringify(answeredBy)}`);
+    assert.ok(before.has(answeredBy[0]!));
+    await client.close();
+  } finally {
+    await lb.close();
+    a.child.kill("SIGKILL");
+    b.child.kill("SIGTERM");
+    await b.exited;
+  }
+  await expectNoProcessLeft(install.bin);
+});
