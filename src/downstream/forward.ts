@@ -1,7 +1,7 @@
 import { CLIENT_CAPABILITIES_META_KEY, ProtocolErrorCode, SERVER_INFO_META_KEY, type Client, type Result } from "@modelcontextprotocol/client";
 import type { CallOrigin } from "../tools/types.js";
 import { rpcError } from "./rpcError.js";
-import type { RoundTripCall, RoundTrips } from "./roundTrip.js";
+import { isInputRequired, type RoundTripCall, type RoundTrips } from "./roundTrip.js";
 
 /** One request of a client, forwarded to the server that serves it (tools/call, prompts/get, resources/read). */
 export interface ForwardSpec {
@@ -44,6 +44,11 @@ export async function forward(rounds: RoundTrips, spec: ForwardSpec): Promise<Re
         ...(own !== undefined ? { requestState: own } : {}),
       };
       const result = await spec.flight(origin, () => spec.send(client, extra, origin, call.signal));
+      if (!origin && isInputRequired(result)) {
+        // A call from no client (the `test` command): no one can answer, so the call cannot go on.
+        const asked = Object.values(result.inputRequests ?? {}).map((r) => r.method);
+        throw new Error(`the server asks for input (${[...new Set(asked)].join(", ") || "a retry"}) and no client is here to give it`);
+      }
       return rounds.relay(call, withoutServerIdentity(result));
     }
     if (origin?.era === "modern") {

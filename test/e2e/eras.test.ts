@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Client, type ClientCapabilities } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { expectNoProcessLeft, gatewayEnv, installBinary, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { expectNoProcessLeft, gatewayEnv, installBinary, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { fixtureLines, logText, textOf, waitForTools, writeConfig } from "./downstreamKit.js";
 
 const MODERN_CAPS: ClientCapabilities = { elicitation: { form: {}, url: {} }, sampling: {} };
@@ -142,5 +142,17 @@ describe("downstream servers of both eras, for a legacy client", () => {
     await assert.rejects(client.callTool({ name: "legacy__url_needed", arguments: {} }), (err: { code?: number }) => err.code === -32042);
     assert.equal(textOf(await client.callTool({ name: "legacy__url_needed", arguments: {} })), "signed in, url_needed done");
     await assert.rejects(client.readResource({ uri: "legacy://item/404" }), (err: { code?: number }) => err.code === -32602);
+  });
+});
+
+describe("a modern server's question with no client to ask", () => {
+  test("`test <tool>` says the tool asks for input, exits 1 and prints nothing on stdout", () => {
+    const home = tempHome();
+    writeConfig(home, { modern: { command: process.execPath, args: [fixture("modern-server.mjs")] } });
+    const r = run(install, home, ["test", "modern__confirm", '{"action":"x"}']);
+    assert.equal(r.stdout, "");
+    assert.match(r.stderr, /modern__confirm: .*asks for input \(elicitation\/create\) and no client is here to give it/);
+    assert.equal(r.status, 1);
+    assert.match(run(install, home, ["test", "modern__pid"]).stdout, /^\d+ modern\n$/);
   });
 });
