@@ -25,8 +25,20 @@ export interface BridgeOptions {
 interface Peek {
   id?: Id;
   method?: string;
-  params?: { requestId?: unknown };
+  params?: { requestId?: unknown; _meta?: Record<string, unknown> };
 }
+
+/** The key of the protocol version a 2026-07-28 request carries in its `_meta` (spec: basic/index). */
+const VERSION_KEY = "io.modelcontextprotocol/protocolVersion";
+
+/**
+ * Which protocol era the client speaks. "modern" (2026-07-28) needs no handshake replay: each of its requests
+ * carries what a new primary needs. "legacy" (up to 2025-11-25) is bound to the initialize it sent.
+ */
+export type ClientEra = "unknown" | "legacy" | "modern";
+
+/** Requests that stay open for the session's life; a lost primary's are sent to the next one, not failed. */
+const LONG_LIVED = new Set(["subscriptions/listen"]);
 
 function peek(line: Buffer): Peek | undefined {
   try {
@@ -40,10 +52,12 @@ function peek(line: Buffer): Peek | undefined {
 const isId = (id: unknown): id is Id => typeof id === "string" || typeof id === "number";
 
 /**
- * The thin pipe between a client's stdio and the primary. Per message it splits lines and notes request
- * ids: enough to answer what a lost primary never answered, and to replay the client's handshake to the
- * next primary so the client's session goes on. It connects at start and again on the first message
- * after a loss, so a stopped gateway starts again only when a client uses it.
+ * The thin pipe between a client's stdio and the primary. Per message it splits lines and peeks at the
+ * method, the id and the `_meta` protocol version: enough to answer what a lost primary never answered, and
+ * to carry the client's session over to the next primary. A legacy client's handshake is replayed to it; a
+ * modern (2026-07-28) client needs none, each of its requests standing alone; a long-lived request
+ * (subscriptions/listen) is sent to it again. It connects at start and again on the first message after a
+ * loss (at once when a listen is open), so a stopped gateway starts again only when a client uses it.
  */
 export class Bridge {
   private upstream?: Duplex;
@@ -53,8 +67,13 @@ export class Bridge {
   private queue: Array<{ line: Buffer; info?: Peek }> = [];
   private queuedBytes = 0;
   private readonly pending = new Set<Id>();
+  /** Open long-lived requests (subscriptions/listen) by id: re-sent to the next primary after a loss. */
+  private readonly longLived = new Map<Id, Buffer>();
   private initLine?: Buffer;
   private initializedLine?: Buffer;
+  private clientEra: ClientEra = "unknown";
+  /** A modern request other than server/discover reached a primary: the client will not fall back to initialize. */
+  private modernPinned = false;
   /** The client's initialize reached some primary: a new one must be given it again. */
   private initialized = false;
   /** The client closed its input: it sends no more, but still reads the answers to what it sent. */
@@ -94,10 +113,33 @@ export class Bridge {
     this.finished?.();
   }
 
+  /** The client's era as its messages so far show it (spec 2026-07-28, basic/transports/stdio, backward compatibility). */
+  get era(): ClientEra {
+    return this.clientEra;
+  }
+
+  private noteEra(info: Peek | undefined, line: Buffer): void {
+    const method = info?.method;
+    if (!method) return;
+    const claimsModern = typeof info.params?._meta?.[VERSION_KEY] === "string";
+    if (method === "initialize" && isId(info.id) && !claimsModern) {
+      // A probe (server/discover) may be followed by initialize when no version is shared: the fallback is
+      // legacy. After a modern request the primary refuses initialize, and the era stays modern.
+      if (this.modernPinned) return;
+      this.clientEra = "legacy";
+      this.initLine = line;
+    } else if (method === "notifications/initialized" && this.clientEra === "legacy") {
+      this.initializedLine = line;
+    } else if (claimsModern || method === "server/discover") {
+      if (this.clientEra === "legacy" && this.initialized) return;
+      this.clientEra = "modern";
+      if (method !== "server/discover" && isId(info.id)) this.modernPinned = true;
+    }
+  }
+
   private fromClient(line: Buffer): void {
     const info = peek(line);
-    if (info?.method === "initialize" && isId(info.id)) this.initLine = line;
-    else if (info?.method === "notifications/initialized") this.initializedLine = line;
+    this.noteEra(info, line);
     if (this.ready) return this.forward(line, info);
     if (this.queuedBytes + line.length > (this.opts.maxQueueBytes ?? 16 * 1024 * 1024)) {
       if (isId(info?.id) && info.method) this.answerLost(info.id, "the gateway is reconnecting and its queue is full");
@@ -110,11 +152,19 @@ export class Bridge {
 
   private forward(line: Buffer, info?: Peek): void {
     const up = this.upstream!;
-    if (info?.method && isId(info.id)) this.pending.add(info.id);
-    if (info?.method === "initialize") this.initialized = true;
+    // A long-lived request is not "in flight" like the others: it neither holds the run open after the
+    // client's EOF nor gets an error when the primary goes.
+    if (info?.method && isId(info.id)) {
+      if (LONG_LIVED.has(info.method)) this.longLived.set(info.id, line);
+      else this.pending.add(info.id);
+    }
+    if (info?.method === "initialize" && this.clientEra === "legacy") this.initialized = true;
     // MCP: a cancelled request gets no response, and the client has forgotten its id; an error for it
     // after a lost primary would be a response to an unknown id.
-    if (info?.method === "notifications/cancelled" && isId(info.params?.requestId)) this.pending.delete(info.params.requestId);
+    if (info?.method === "notifications/cancelled" && isId(info.params?.requestId)) {
+      this.pending.delete(info.params.requestId);
+      this.longLived.delete(info.params.requestId);
+    }
     up.write(line);
     // Already paused: the drain listener is set, and one per line of a chunk would leak listeners.
     if (!up.write(NL) && !this.opts.input.isPaused()) {
@@ -128,6 +178,7 @@ export class Bridge {
     if (info && isId(info.id) && info.method === undefined) {
       if (info.id === REPLAY_ID) return this.replayDone();
       this.pending.delete(info.id);
+      this.longLived.delete(info.id);
     }
     this.toClient(line);
     this.finishIfAnswered();
@@ -161,7 +212,7 @@ export class Bridge {
     up.on("error", (err) => this.opts.onLog?.(`primary connection: ${err.message}`));
     up.once("close", () => this.lost(up));
     up.resume();
-    if (this.initialized && this.initLine) {
+    if (this.clientEra === "legacy" && this.initialized && this.initLine) {
       // The new primary has never seen this client: give it the client's handshake again.
       const init = JSON.parse(this.initLine.toString("utf8")) as Record<string, unknown>;
       up.write(JSON.stringify({ ...init, id: REPLAY_ID }) + "\n");
@@ -192,6 +243,12 @@ export class Bridge {
     this.opts.onLog?.(`the gateway primary went away with ${this.pending.size} request(s) unanswered`);
     for (const id of this.pending) this.answerLost(id, "the gateway primary stopped before answering; retry the request");
     this.pending.clear();
+    // The client still waits on its listen streams: they go to the next primary, which is reached now.
+    if (this.longLived.size && !this.ended) {
+      this.queue.unshift(...[...this.longLived.values()].map((line) => ({ line, info: peek(line) })));
+      this.queuedBytes += [...this.longLived.values()].reduce((n, l) => n + l.length, 0);
+      this.longLived.clear();
+    }
     // Paused for backpressure against a primary that is gone: the client must be heard again.
     this.opts.input.resume();
     if (this.queue.length) this.ensureConnected();

@@ -401,3 +401,123 @@ describe("Bridge", () => {
     assert.deepEqual(r.seen, []);
   });
 });
+
+describe("Bridge: the client's protocol era", () => {
+  const META = { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} };
+  const DISCOVER = { jsonrpc: "2.0", id: "d", method: "server/discover", params: { _meta: META } };
+  const LISTEN = { jsonrpc: "2.0", id: "l", method: "subscriptions/listen", params: { notifications: { toolsListChanged: true }, _meta: META } };
+
+  test("initialize makes a client legacy; server/discover or a request with the 2026-07-28 _meta makes it modern", async () => {
+    const legacy = rig();
+    await settle();
+    assert.equal(legacy.bridge.era, "unknown");
+    await handshake(legacy);
+    assert.equal(legacy.bridge.era, "legacy");
+
+    const probing = rig();
+    probing.send(DISCOVER);
+    await settle();
+    assert.equal(probing.bridge.era, "modern");
+
+    const direct = rig();
+    direct.send({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: META } });
+    await settle();
+    assert.equal(direct.bridge.era, "modern");
+    probing.primaries[0]!.send({ jsonrpc: "2.0", id: "d", result: { supportedVersions: ["2026-07-28"], capabilities: {} } });
+    direct.primaries[0]!.send({ jsonrpc: "2.0", id: 1, result: { tools: [] } });
+    for (const r of [legacy, probing, direct]) r.input.end();
+    await Promise.all([legacy, probing, direct].map((r) => r.done));
+  });
+
+  test("a modern client is not replayed any handshake: its next request goes to the new primary as it is", async () => {
+    const r = rig();
+    r.send(DISCOVER);
+    await settle();
+    r.primaries[0]!.send({ jsonrpc: "2.0", id: "d", result: { supportedVersions: ["2026-07-28"], capabilities: {} } });
+    const list = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: META } };
+    r.send(list);
+    await settle();
+    r.primaries[0]!.send({ jsonrpc: "2.0", id: 1, result: { tools: [] } });
+    await settle();
+    r.primaries[0]!.kill();
+    await settle();
+    const call = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: {}, _meta: META } };
+    r.send(call);
+    await settle();
+    assert.deepEqual(r.primaries[1]!.got, [call], "no initialize, no replay id: only the client's own request");
+    r.primaries[1]!.send({ jsonrpc: "2.0", id: 2, result: { content: [] } });
+    await settle();
+    assert.deepEqual(r.seen.map((m) => m.id), ["d", 1, 2]);
+    r.input.end();
+    await r.done;
+  });
+
+  test("a probe followed by initialize (no shared version) is a legacy client, replayed as one", async () => {
+    const r = rig();
+    r.send(DISCOVER);
+    await settle();
+    r.primaries[0]!.send({ jsonrpc: "2.0", id: "d", result: { supportedVersions: ["2099-01-01"], capabilities: {} } });
+    await handshake(r);
+    assert.equal(r.bridge.era, "legacy");
+    r.primaries[0]!.kill();
+    await settle();
+    r.send({ jsonrpc: "2.0", id: 1, method: "tools/list" });
+    await settle();
+    assert.deepEqual(r.primaries[1]!.got, [{ ...INIT, id: REPLAY_ID }]);
+    r.input.end();
+    r.primaries[1]!.send({ jsonrpc: "2.0", id: REPLAY_ID, result: INIT_RESULT });
+    await settle();
+    r.primaries[1]!.send({ jsonrpc: "2.0", id: 1, result: { tools: [] } });
+    await r.done;
+  });
+
+  test("an open subscriptions/listen is sent to the next primary at once, not answered with an error; a call in flight is", async () => {
+    const r = rig();
+    r.send(LISTEN);
+    r.send({ jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "slow", _meta: META } });
+    await settle();
+    const first = r.primaries[0]!;
+    first.send({ jsonrpc: "2.0", method: "notifications/subscriptions/acknowledged", params: { requestId: "l" } });
+    await settle();
+    first.kill();
+    await settle();
+    assert.equal(r.connects, 2, "the listen reconnects without waiting for the client to speak");
+    assert.deepEqual(r.primaries[1]!.got, [LISTEN]);
+    const errors = r.seen.filter((m) => "error" in m);
+    assert.deepEqual(errors.map((m) => m.id), [5], "only the call gets the lost-primary error");
+    // The new primary's notifications reach the client on the same listen id.
+    r.primaries[1]!.send({ jsonrpc: "2.0", method: "notifications/tools/list_changed", params: { _meta: { "io.modelcontextprotocol/subscriptionId": "l" } } });
+    await settle();
+    assert.equal(r.seen.at(-1)?.method, "notifications/tools/list_changed");
+    r.input.end();
+    r.primaries[1]!.send({ jsonrpc: "2.0", id: "l", result: {} });
+    await r.done;
+  });
+
+  test("a listen the primary ended or the client cancelled is not re-sent", async () => {
+    const r = rig();
+    r.send(LISTEN);
+    r.send({ ...LISTEN, id: "l2" });
+    await settle();
+    r.primaries[0]!.send({ jsonrpc: "2.0", id: "l", result: {} });
+    r.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: "l2" } });
+    await settle();
+    r.primaries[0]!.kill();
+    await settle();
+    assert.equal(r.connects, 1, "nothing open: no reconnect until the client speaks");
+    r.input.end();
+    await r.done;
+  });
+
+  test("EOF with a listen open ends the run: a listen never holds the bridge open", async () => {
+    const r = rig();
+    r.send(LISTEN);
+    await settle();
+    r.input.end();
+    await r.done;
+    r.primaries[0]!.kill();
+    await settle();
+    assert.equal(r.connects, 1);
+    assert.deepEqual(r.seen, []);
+  });
+});
