@@ -13,6 +13,8 @@ export interface StdioServerConfig {
   cwd?: string;
   /** How long clients' lists and calls wait for it while it starts (default: the gateway's, 5 s). */
   startTimeoutMs?: number;
+  /** "session": one instance per client session, started on its first use and stopped when it ends. */
+  scope?: "session";
   disabled: boolean;
 }
 
@@ -50,6 +52,7 @@ const stdioSchema = z
     args: z.array(z.string()).optional(),
     env: stringMap.optional(),
     cwd: z.string().min(1).optional(),
+    scope: z.enum(["shared", "session"], { error: 'must be "shared" (the default) or "session"' }).optional(),
     startTimeoutMs: z.number().int("must be a whole number of milliseconds").positive("must be positive").max(600_000, "must be at most 600000 (10 minutes)").optional(),
     disabled: z.boolean().optional(),
   })
@@ -118,6 +121,7 @@ export function parseConfig(value: unknown, file: string): GatewayConfig {
         env: r.data.env ?? {},
         ...(r.data.cwd ? { cwd: r.data.cwd } : {}),
         ...(r.data.startTimeoutMs !== undefined ? { startTimeoutMs: r.data.startTimeoutMs } : {}),
+        ...(r.data.scope === "session" ? { scope: "session" as const } : {}),
         disabled: r.data.disabled ?? false,
       };
     }

@@ -22,7 +22,7 @@ const log = logger("downstream");
 
 /** Where a downstream server is in its lifecycle. */
 /** `needs-sign-in`: a remote server refused us and no OAuth grant is left; it waits for `auth login`, not a timer. */
-export type DownstreamState = "starting" | "running" | "backoff" | "crash-loop" | "needs-sign-in" | "stopped" | "disabled";
+export type DownstreamState = "starting" | "running" | "backoff" | "crash-loop" | "needs-sign-in" | "stopped" | "disabled" | "per-session";
 
 /** Every wait in a downstream's life, bounded. */
 export interface Timing {
@@ -128,7 +128,17 @@ export class Downstream {
     readonly config: ServerConfig,
     private readonly hooks: DownstreamHooks,
     private readonly timing: Timing = DEFAULT_TIMING,
+    /** The client session this instance of a `"scope": "session"` server belongs to. */
+    readonly session?: number,
   ) {}
+
+  /**
+   * True for the shared entry of a `"scope": "session"` server: it starts once to learn the server's lists
+   * (what every session is shown), then stops; each session's calls go to an instance of its own.
+   */
+  get listsOnly(): boolean {
+    return this.config.type === "stdio" && this.config.scope === "session" && this.session === undefined;
+  }
 
   /** The client of the running server, or undefined when it is not running (or its connection just closed). */
   get client(): Client | undefined {
@@ -175,6 +185,11 @@ export class Downstream {
     this.hooks.changed(this);
   }
 
+  /** How long a start may take before it fails: what a session's first use of its own instance waits. */
+  get startBoundMs(): number {
+    return Math.max(this.timing.startTimeoutMs, this.readyWaitMs);
+  }
+
   /** How long clients wait for this server to start: its own `startTimeoutMs`, else the gateway's default. */
   get readyWaitMs(): number {
     return (this.config.type === "stdio" ? this.config.startTimeoutMs : undefined) ?? this.timing.readyWaitMs;
@@ -193,9 +208,9 @@ export class Downstream {
    * from when this start began, so late requests do not wait the whole bound again — has passed, or `signal`
    * aborts. Never rejects.
    */
-  async whenSettled(signal?: AbortSignal): Promise<void> {
+  async whenSettled(signal?: AbortSignal, boundMs = this.readyWaitMs): Promise<void> {
     while (this.worthWaiting && !signal?.aborted) {
-      const left = this.startingSince + this.readyWaitMs - Date.now();
+      const left = this.startingSince + boundMs - Date.now();
       if (left <= 0) return;
       let timer: NodeJS.Timeout | undefined;
       let onAbort: (() => void) | undefined;
@@ -226,7 +241,7 @@ export class Downstream {
       const conn = await connect(this.name, this.config, {
         ...(prior ? { prior } : {}),
         // A server that may keep clients waiting longer than the default start bound is given that long.
-        startTimeoutMs: Math.max(this.timing.startTimeoutMs, this.readyWaitMs),
+        startTimeoutMs: this.startBoundMs,
         stopGraceMs: this.timing.stopGraceMs,
         setup: (client) => this.setup(client),
         signal: this.abortStart.signal,
@@ -241,6 +256,14 @@ export class Downstream {
       if (conn.era === "modern") await this.listen(conn.client);
       await this.hooks.connected(this, conn.client);
       if (epoch !== this.epoch) return;
+      if (this.listsOnly) {
+        // The lists are known: this shared process is not what sessions call, so it goes (no restart follows).
+        this.epoch++;
+        this.conn = undefined;
+        await conn.close();
+        log.info(`${this.name}: ${this.tools.length} tools; one instance per session, started on its first use`);
+        return this.setState("per-session");
+      }
       this.runningSince = Date.now();
       log.info(`${this.name}: running (pid ${conn.pid ?? "remote"}, ${this.tools.length} tools, ${conn.era} era)`);
       this.pinger = setInterval(() => void this.ping(epoch), this.timing.pingIntervalMs);

@@ -26,6 +26,7 @@ import { Catalog, templateMatches } from "./catalog.js";
 import { loadConfig, sameServer, type GatewayConfig } from "./config.js";
 import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
 import { DEFAULT_TIMING, Downstream, type Timing } from "./downstream.js";
+import { SessionInstances } from "./sessionInstances.js";
 import { EraCache } from "./eraCache.js";
 import { forward } from "./forward.js";
 import { RoundTrips } from "./roundTrip.js";
@@ -69,6 +70,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   private readonly known = new Map<string, string[]>();
   private readonly warned = new Set<string>();
   private readonly flights = new Map<string, Flight[]>();
+  /** Instances of `"scope": "session"` servers, one per session that used one. */
+  private readonly instances = new SessionInstances((name, config, session) => new Downstream(name, config, this.hooks, this.timing, session));
   private readonly timing: Timing;
   private current: Catalog | undefined;
   private published: Record<ListKind, string> = { tools: "[]", resources: "[[],[]]", prompts: "[]" };
@@ -147,7 +150,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
       log.info(`${name}: ${wanted[name] ? "changed" : "removed"} in the config; stopping it`);
       this.servers.delete(name);
       this.known.delete(name);
-      stopping.push(d.stop());
+      stopping.push(d.stop(), this.instances.endServer(name));
     }
     this.invalidate();
     await Promise.all(stopping);
@@ -171,7 +174,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
 
   /** Forgets a closed session: its subscriptions and log level. */
   async detach(sessionId: number): Promise<void> {
-    await Promise.all([this.subscriptions.detach(sessionId), this.logLevels.detach(sessionId)]);
+    await Promise.all([this.subscriptions.detach(sessionId), this.logLevels.detach(sessionId), this.instances.endSession(sessionId)]);
   }
 
   /** Stops every server, bounded by each one's grace period; the manager serves nothing afterwards. */
@@ -181,7 +184,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     // A reload in progress must not start servers after this: let it finish (it is bounded) first.
     await this.reloading;
     this.rounds.stop();
-    await Promise.all([...this.servers.values()].map((d) => d.stop()));
+    await Promise.all([...[...this.servers.values()].map((d) => d.stop()), this.instances.stopAll()]);
     this.servers.clear();
     this.invalidate();
   }
@@ -216,13 +219,13 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
 
   /** Per-server health for `status`. */
   status(): DownstreamStatus[] {
-    return [...this.servers.values()].map((d) => d.status());
+    return [...[...this.servers.values()].map((d) => d.status()), ...this.instances.status()];
   }
 
   /** The live catalog, rebuilt lazily after any change. */
   get catalog(): Catalog {
     if (!this.current) {
-      const sources = [...this.servers.values()].map((d) => ({ name: d.name, running: d.state === "running", tools: d.tools, resources: d.resources, templates: d.templates, prompts: d.prompts }));
+      const sources = [...this.servers.values()].map((d) => ({ name: d.name, running: d.state === "running" || d.state === "per-session", tools: d.tools, resources: d.resources, templates: d.templates, prompts: d.prompts }));
       for (const s of sources) if (s.running) this.known.set(s.name, s.tools.map((t) => t.name));
       this.current = new Catalog(sources, this.opts.reserved, this.known, this.warned);
     }
@@ -267,9 +270,12 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
    * The sessions with a call in flight to a server, each with its latest call's origin. A call made with no
    * client behind it (the `test` command) counts as a session of its own, with no origin.
    */
-  private callers(server: string): Map<number | undefined, CallOrigin | undefined> {
+  private callers(d: Downstream): Map<number | undefined, CallOrigin | undefined> {
     const callers = new Map<number | undefined, CallOrigin | undefined>();
-    for (const f of this.flights.get(server) ?? []) callers.set(f.origin?.sessionId, f.origin);
+    for (const f of this.flights.get(d.name) ?? []) {
+      // A session's own instance is called by that session alone.
+      if (d.session === undefined || f.origin?.sessionId === d.session) callers.set(f.origin?.sessionId, f.origin);
+    }
     return callers;
   }
 
@@ -281,7 +287,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
    */
   private async routeRequest(d: Downstream, request: ServerRequest, signal: AbortSignal): Promise<Result> {
     const need = request.method === "sampling/createMessage" ? "sampling" : request.method === "elicitation/create" ? "elicitation" : "roots";
-    const callers = this.callers(d.name);
+    const callers = this.callers(d);
     if (callers.size > 1) {
       throw rpcError(
         ProtocolErrorCode.InvalidRequest,
@@ -306,7 +312,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
    */
   private routeLog(d: Downstream, params: LoggingMessageNotification["params"]): void {
     const message = { ...params, logger: params.logger ? `${d.name}/${params.logger}` : d.name };
-    const callers = this.callers(d.name);
+    const callers = this.callers(d);
     const [origin] = callers.size === 1 ? callers.values() : [];
     const wanted = origin?.logLevel;
     const delivered = !!origin && !!wanted && SEVERITY.indexOf(message.level) >= SEVERITY.indexOf(wanted);
@@ -343,9 +349,15 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   }
 
   /** clientOf, once the server is no longer starting (bounded): a request for it never fails because it was. */
-  async readyClientOf(server: string, signal?: AbortSignal): Promise<Client> {
+  async readyClientOf(server: string, signal?: AbortSignal, session?: number): Promise<Client> {
     await this.readyServer(server, signal);
-    return this.clientOf(server);
+    const shared = this.servers.get(server);
+    if (shared?.state !== "per-session") return this.clientOf(server);
+    // A `"scope": "session"` server: the session's own instance, started on first use.
+    const d = this.instances.get(server, shared.config, session ?? 0);
+    await d.whenSettled(signal, d.startBoundMs);
+    if (!d.client) throw rpcError(ProtocolErrorCode.InvalidRequest, downMessage(server, d));
+    return d.client;
   }
 
   /** The running server's client by name, or an error that says why there is none. */
@@ -412,13 +424,26 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     const target = this.catalog.tool(name);
     const d = target && this.servers.get(target.server);
     if (!target || !d) return this.signInFirst(name, ctx);
+    if (d.state === "per-session") return this.callInstance(d, target.name, name, args, ctx);
     const client = d.client;
     // Its tool is known (it ran before in this primary) and it is starting again: the call waits for it.
     if (!client && d.worthWaiting) return this.readyServer(d.name, ctx.signal).then(() => this.call(name, args, ctx) ?? unknownToolResult(name));
     if (!client) return this.downResult(d, ctx);
     // A plain request, not client.callTool: the result goes to the client unchanged and the client validates
     // it against the tool's schemas itself; validating it here too cost a third of the gateway's hop.
-    return this.forwardRounds(d.name, client, { method: "tools/call", name, params: { name: target.name, arguments: args } }, ctx.origin, ctx.signal, FORWARDED_RESULT)
+    return this.forwardCall(d, client, target.name, name, args, ctx);
+  }
+
+  /** A call of a `"scope": "session"` server's tool: to the calling session's own instance, started on first use. */
+  private async callInstance(shared: Downstream, original: string, name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> {
+    const d = this.instances.get(shared.name, shared.config, ctx.origin?.sessionId ?? 0);
+    await d.whenSettled(ctx.signal, d.startBoundMs);
+    const client = d.client;
+    return client ? this.forwardCall(d, client, original, name, args, ctx) : this.downResult(d, ctx);
+  }
+
+  private forwardCall(d: Downstream, client: Client, original: string, name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> {
+    return this.forwardRounds(d.name, client, { method: "tools/call", name, params: { name: original, arguments: args } }, ctx.origin, ctx.signal, FORWARDED_RESULT)
       .then(
       (r) => r as CallToolResult,
       (err) => {

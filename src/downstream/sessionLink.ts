@@ -91,7 +91,7 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     // An unknown URI may be served by a server still starting: known only once it is up.
     const owner = manager.catalog.resourceServer(req.params.uri) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.resourceServer(req.params.uri));
     if (owner === undefined) throw rpcError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
-    const client = await manager.readyClientOf(owner, ctx.mcpReq.signal);
+    const client = await manager.readyClientOf(owner, ctx.mcpReq.signal, id);
     const request = { method: "resources/read" as const, name: req.params.uri, params: req.params };
     return (manager.forwardRounds(owner, client, request, origin(ctx), ctx.mcpReq.signal) as Promise<ReadResourceResult>).catch(relayError);
   });
@@ -106,7 +106,7 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
   server.setRequestHandler("prompts/get", async (req, ctx) => {
     const target = manager.catalog.prompt(req.params.name) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.prompt(req.params.name));
     if (!target) throw rpcError(ProtocolErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
-    const client = await manager.readyClientOf(target.server, ctx.mcpReq.signal);
+    const client = await manager.readyClientOf(target.server, ctx.mcpReq.signal, id);
     const request = { method: "prompts/get" as const, name: req.params.name, params: { ...req.params, name: target.name } };
     return (manager.forwardRounds(target.server, client, request, origin(ctx), ctx.mcpReq.signal) as Promise<GetPromptResult>).catch(relayError);
   });

@@ -270,3 +270,32 @@ describe("never across sessions", () => {
     await expectNoProcessLeft(install.bin);
   });
 });
+
+describe("one instance per session", () => {
+  test('"scope": "session": two sessions, two processes, each started on first use and stopped with its session', async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { shell: { ...SERVERS.flaky(state), scope: "session" } });
+    const a = (await connectClient(install, home)).client;
+    const b = (await connectClient(install, home)).client;
+    // Listed for every session although no session's instance runs yet: the lists were learned at start.
+    assert.ok((await a.listTools()).tools.some((t) => t.name === "shell__pid"));
+    const marker = `FLAKY_STATE=${state}`;
+    await waitFor("the listing instance to go", () => markedProcesses(marker).length === 0, 30_000);
+    const pidA = Number(textOf(await a.callTool({ name: "shell__pid", arguments: {} })));
+    const pidB = Number(textOf(await b.callTool({ name: "shell__pid", arguments: {} })));
+    assert.ok(pidA > 0 && pidB > 0);
+    assert.notEqual(pidA, pidB, "each session has a process of its own");
+    assert.equal(Number(textOf(await a.callTool({ name: "shell__pid", arguments: {} }))), pidA, "and keeps it");
+    assert.deepEqual(markedProcesses(marker).sort(), [pidA, pidB].sort());
+    const lines = (JSON.parse(run(install, home, ["status", "--json"]).stdout) as { downstream: Array<{ name: string; state: string; pid: number | null }> }).downstream;
+    assert.deepEqual(lines.map((l) => l.state).sort(), ["per-session", "running", "running"]);
+    await a.close();
+    await waitFor("A's instance to stop with A's session", () => !markedProcesses(marker).includes(pidA), 15_000);
+    assert.deepEqual(markedProcesses(marker), [pidB]);
+    await b.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+    await waitFor("no instance left", () => markedProcesses(marker).length === 0, 10_000);
+  });
+});
