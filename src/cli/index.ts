@@ -108,6 +108,10 @@ export async function runCli(argv: string[]): Promise<number> {
     .option("--env <KEY=VALUE>", "Environment variable for a local server (repeatable)")
     .option("--url <url>", "A remote server reached over Streamable HTTP")
     .option("--header <KEY=VALUE>", "HTTP header for a remote server (repeatable)")
+    .option("--client-id <id>", "OAuth: a client registered by hand with the server's authorization server")
+    .option("--client-secret <secret>", "OAuth: that client's secret, if it has one")
+    .option("--scope <scope>", "OAuth: a scope to ask for (repeatable)")
+    .option("--client-metadata-url <url>", "OAuth: the https URL of a Client ID Metadata Document for the gateway")
     .option("--force", "Replace a server of the same name")
     .example(`${GATEWAY_NAME} add memory --env MEMORY_FILE_PATH=/tmp/memory.json -- npx -y @modelcontextprotocol/server-memory`)
     .action((name: string, stray: string[], o: GlobalOptions & AddOptions) => set(lazy.servers().then((m) => m.addCommand(paths(o), String(name), stray, o))));

@@ -17,6 +17,11 @@ export interface AddOptions {
   env?: unknown;
   url?: unknown;
   header?: unknown;
+  /** OAuth settings of a remote server (see src/auth/provider.ts). */
+  clientId?: unknown;
+  clientSecret?: unknown;
+  scope?: unknown;
+  clientMetadataUrl?: unknown;
   force?: boolean;
   "--"?: string[];
 }
@@ -34,7 +39,29 @@ export async function addCommand(paths: StatePaths, name: string, stray: string[
   if (replaced === undefined) return fail(`"${name}" already exists in ${paths.configFile}; use --force to replace it`);
   out(replaced ? `replaced "${name}" in ${paths.configFile}` : `added "${name}" to ${paths.configFile}`);
   out(RELOAD_HINT);
+  const headers = (entry.headers ?? {}) as Record<string, string>;
+  if (entry.url && !Object.keys(headers).some((h) => h.toLowerCase() === "authorization")) {
+    out(`If it asks for a sign-in: ${GATEWAY_NAME} auth login ${/^[\w.-]+$/.test(name) ? name : JSON.stringify(name)}`);
+  }
   return EXIT.OK;
+}
+
+/** The `oauth` object of a remote entry from add's options, or undefined when none was given. */
+function oauthEntry(o: AddOptions): Record<string, unknown> | undefined {
+  const list = (v: unknown) => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+  const oauth: Record<string, unknown> = {};
+  if (o.clientId !== undefined) oauth.clientId = String(o.clientId);
+  if (o.clientSecret !== undefined) {
+    if (o.clientId === undefined) throw new GatewayError("USAGE", "--client-secret goes with --client-id");
+    oauth.clientSecret = String(o.clientSecret);
+  }
+  if (o.scope !== undefined) oauth.scopes = list(o.scope).flatMap((s) => s.split(/\s+/)).filter(Boolean);
+  if (o.clientMetadataUrl !== undefined) {
+    const url = String(o.clientMetadataUrl);
+    if (!/^https:\/\/[^/]+\/./.test(url)) throw new GatewayError("USAGE", `--client-metadata-url must be an https URL with a path, got "${url}"`);
+    oauth.clientMetadataUrl = url;
+  }
+  return Object.keys(oauth).length ? oauth : undefined;
 }
 
 function serverEntry(name: string, stray: string[], o: AddOptions): Record<string, unknown> {
@@ -47,9 +74,11 @@ function serverEntry(name: string, stray: string[], o: AddOptions): Record<strin
     const url = String(o.url);
     if (!isHttpUrl(url)) throw new GatewayError("USAGE", `--url must be an http(s) URL, got "${url}"`);
     const headers = pairs("--header", o.header);
-    return { url, ...(Object.keys(headers).length ? { headers } : {}) };
+    const oauth = oauthEntry(o);
+    return { url, ...(Object.keys(headers).length ? { headers } : {}), ...(oauth ? { oauth } : {}) };
   }
   if (o.header !== undefined) throw new GatewayError("USAGE", "--header applies to remote servers (--url)");
+  if (oauthEntry(o)) throw new GatewayError("USAGE", "--client-id, --client-secret, --scope and --client-metadata-url apply to remote servers (--url)");
   if (!command.length || !command[0]) throw new GatewayError("USAGE", `give the server's command after "--" (${example}) or --url <url>`);
   const env = pairs("--env", o.env);
   return { command: command[0], args: command.slice(1), ...(Object.keys(env).length ? { env } : {}) };

@@ -67,7 +67,9 @@ describe("OAuth for remote servers", () => {
 
   test("dynamic registration: needs sign-in, tools hidden, call names the command; after login every client uses it", async () => {
     fx = await startOAuthFixtures();
-    writeConfig(home, { docs: { url: fx.mcp.url } });
+    const added = await cli(["add", "docs", "--url", fx.mcp.url]);
+    assert.equal(added.status, 0, added.stderr);
+    assert.match(added.stdout, /If it asks for a sign-in: claude-mpm-gateway auth login docs\n$/);
     const { client } = await connectClient(install, home, [], env);
     let changed = 0;
     client.setNotificationHandler("notifications/tools/list_changed", () => void changed++);
@@ -139,10 +141,14 @@ describe("OAuth for remote servers", () => {
       cimd: { [CIMD_URL]: { client_id: CIMD_URL, client_name: "claude-mpm-gateway", redirect_uris: ["http://127.0.0.1/callback"] } },
       staticClients: { "static-app": "s3cret" },
     });
-    writeConfig(home, {
-      bydoc: { url: fx.mcp.url, oauth: { clientMetadataUrl: CIMD_URL } },
-      bystatic: { url: fx.mcp.url, oauth: { clientId: "static-app", clientSecret: "s3cret", scopes: ["mcp"] } },
-    });
+    // Each added with one command.
+    const adds = [
+      ["add", "bydoc", "--url", fx.mcp.url, "--client-metadata-url", CIMD_URL],
+      ["add", "bystatic", "--url", fx.mcp.url, "--client-id", "static-app", "--client-secret", "s3cret", "--scope", "mcp"],
+    ];
+    for (const args of adds) assert.equal((await cli(args)).status, 0);
+    const config = JSON.parse(readFileSync(stateFiles(home).config, "utf8")) as { mcpServers: Record<string, unknown> };
+    assert.deepEqual(config.mcpServers.bystatic, { url: fx.mcp.url, oauth: { clientId: "static-app", clientSecret: "s3cret", scopes: ["mcp"] } });
     for (const name of ["bydoc", "bystatic"]) {
       const login = await cli(["auth", "login", name]);
       assert.equal(login.status, 0, login.stderr);
