@@ -25,7 +25,7 @@ export interface BridgeOptions {
 interface Peek {
   id?: Id;
   method?: string;
-  params?: { requestId?: unknown; _meta?: Record<string, unknown> };
+  params?: { requestId?: unknown; _meta?: Record<string, unknown>; uri?: unknown; level?: unknown };
 }
 
 /** The key of the protocol version a 2026-07-28 request carries in its `_meta` (spec: basic/index). */
@@ -71,6 +71,9 @@ export class Bridge {
   private readonly longLived = new Map<Id, Buffer>();
   private initLine?: Buffer;
   private initializedLine?: Buffer;
+  /** A legacy client's session state a new primary must be told again: its subscriptions and log level. */
+  private readonly subscribed = new Set<string>();
+  private logLevel?: string;
   private clientEra: ClientEra = "unknown";
   /** A modern request other than server/discover reached a primary: the client will not fall back to initialize. */
   private modernPinned = false;
@@ -159,6 +162,7 @@ export class Bridge {
       else this.pending.add(info.id);
     }
     if (info?.method === "initialize" && this.clientEra === "legacy") this.initialized = true;
+    if (this.clientEra === "legacy") this.noteSessionState(info);
     // MCP: a cancelled request gets no response, and the client has forgotten its id; an error for it
     // after a lost primary would be a response to an unknown id.
     if (info?.method === "notifications/cancelled" && isId(info.params?.requestId)) {
@@ -173,10 +177,19 @@ export class Bridge {
     }
   }
 
+  private noteSessionState(info: Peek | undefined): void {
+    const uri = info?.params?.uri;
+    if (info?.method === "resources/subscribe" && typeof uri === "string") this.subscribed.add(uri);
+    else if (info?.method === "resources/unsubscribe" && typeof uri === "string") this.subscribed.delete(uri);
+    else if (info?.method === "logging/setLevel" && typeof info.params?.level === "string") this.logLevel = info.params.level;
+  }
+
   private fromPrimary(line: Buffer): void {
     const info = peek(line);
     if (info && isId(info.id) && info.method === undefined) {
       if (info.id === REPLAY_ID) return this.replayDone();
+      // The answer to a replayed subscription or log level: the client never asked this primary for it.
+      if (typeof info.id === "string" && info.id.startsWith(`${REPLAY_ID}:`)) return;
       this.pending.delete(info.id);
       this.longLived.delete(info.id);
     }
@@ -225,6 +238,12 @@ export class Bridge {
 
   private replayDone(): void {
     if (this.initializedLine) this.upstream?.write(Buffer.concat([this.initializedLine, NL]));
+    // The rest of the legacy session the old primary held: its log level and resource subscriptions.
+    const replay = (id: string, method: string, params: Record<string, unknown>) =>
+      this.upstream?.write(JSON.stringify({ jsonrpc: "2.0", id: `${REPLAY_ID}:${id}`, method, params }) + "\n");
+    if (this.logLevel) replay("level", "logging/setLevel", { level: this.logLevel });
+    let n = 0;
+    for (const uri of this.subscribed) replay(`sub-${n++}`, "resources/subscribe", { uri });
     this.ready = true;
     this.flush();
   }

@@ -184,6 +184,40 @@ describe("Bridge", () => {
     ]);
   });
 
+  test("after a lost primary, a legacy client's log level and subscriptions are replayed too, their answers swallowed", async () => {
+    const r = rig();
+    await settle();
+    await handshake(r);
+    const first = r.primaries[0]!;
+    r.send({ jsonrpc: "2.0", id: 1, method: "logging/setLevel", params: { level: "debug" } });
+    r.send({ jsonrpc: "2.0", id: 2, method: "resources/subscribe", params: { uri: "file:///a" } });
+    r.send({ jsonrpc: "2.0", id: 3, method: "resources/subscribe", params: { uri: "file:///b" } });
+    r.send({ jsonrpc: "2.0", id: 4, method: "resources/unsubscribe", params: { uri: "file:///a" } });
+    r.send({ jsonrpc: "2.0", id: 5, method: "logging/setLevel", params: { level: "warning" } });
+    await settle();
+    for (const id of [1, 2, 3, 4, 5]) first.send({ jsonrpc: "2.0", id, result: {} });
+    await settle();
+    first.kill();
+    await settle();
+    r.send({ jsonrpc: "2.0", id: 6, method: "tools/list" });
+    await settle();
+    const second = r.primaries[1]!;
+    second.send({ jsonrpc: "2.0", id: REPLAY_ID, result: INIT_RESULT });
+    await settle();
+    assert.deepEqual(second.got, [
+      { ...INIT, id: REPLAY_ID },
+      INITIALIZED,
+      { jsonrpc: "2.0", id: `${REPLAY_ID}:level`, method: "logging/setLevel", params: { level: "warning" } },
+      { jsonrpc: "2.0", id: `${REPLAY_ID}:sub-0`, method: "resources/subscribe", params: { uri: "file:///b" } },
+      { jsonrpc: "2.0", id: 6, method: "tools/list" },
+    ]);
+    second.send({ jsonrpc: "2.0", id: `${REPLAY_ID}:level`, result: {} });
+    second.send({ jsonrpc: "2.0", id: `${REPLAY_ID}:sub-0`, error: { code: -32002, message: "gone" } });
+    second.send({ jsonrpc: "2.0", id: 6, result: { tools: [] } });
+    await settle();
+    assert.deepEqual(r.seen.map((m) => m.id), [0, 1, 2, 3, 4, 5, 6], "the client sees only answers to its own requests");
+  });
+
   test("a replay answered with an error still lets the queued messages through", async () => {
     const r = rig();
     await settle();
