@@ -1,5 +1,7 @@
 import { cac } from "cac";
+import type { SessionRequest } from "../coordination/handshake.js";
 import { statePaths } from "../coordination/paths.js";
+import { parseNameLimit } from "../profiles/nameLimit.js";
 import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { configureLogging, LOG_LEVELS, parseLogLevel } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
@@ -62,17 +64,23 @@ export async function runCli(argv: string[]): Promise<number> {
     .option("--json", "With --status: machine-readable output")
     .option("--primary", "Internal: run the shared primary (started by the first client)")
     .option("--watchdog", "Internal: a primary's watchdog (ends its downstream servers if it dies)")
-    .action((args: string[], o: GlobalOptions & { standalone?: boolean; status?: boolean; primary?: boolean; watchdog?: boolean }) => {
+    .option("--profile <name>", "Serve this client the named profile of config.json (tools, prompts, resources it sees)")
+    .option("--max-name-length <n>", "Keep the tool names this client sees within n characters (16-64), e.g. for Cursor")
+    .action((args: string[], o: GlobalOptions & { standalone?: boolean; status?: boolean; primary?: boolean; watchdog?: boolean; profile?: unknown; maxNameLength?: unknown }) => {
       if (args.length) throw new GatewayError("USAGE", `unknown command "${args[0]}"; see --help`);
+      const session: SessionRequest = {
+        ...(o.profile !== undefined ? { profile: String(o.profile) } : {}),
+        ...(o.maxNameLength !== undefined ? { maxNameLength: parseNameLimit(o.maxNameLength) } : {}),
+      };
       action = o.watchdog
         ? serveWatchdog()
         : o.status
-        ? statusCommand(paths(o), Boolean(o.json))
-        : o.primary
-          ? servePrimary(paths(o))
-          : o.standalone
-            ? serveStandalone(paths(o))
-            : serveBridge(paths(o));
+          ? statusCommand(paths(o), Boolean(o.json))
+          : o.primary
+            ? servePrimary(paths(o))
+            : o.standalone
+              ? serveStandalone(paths(o))
+              : serveBridge(paths(o), session);
     });
 
   cli
@@ -152,6 +160,7 @@ export async function runCli(argv: string[]): Promise<number> {
       .option("--name <name>", `The server's name in the client's config (default ${GATEWAY_NAME})`)
       .option("--dry-run", "Show the change, write nothing")
       .option("--transport <transport>", "stdio (default: the client launches the gateway) or http (claude-code, cursor: the client connects to its HTTP endpoint by URL with the token)")
+      .option("--profile <name>", "install: serve these clients this profile of config.json")
       .action((o: GlobalOptions & InstallOptions) => set(lazy.install().then((m) => m.installCommand(mode, o, m.installDeps(paths(o))))));
   }
 

@@ -2,8 +2,11 @@ import { homedir } from "node:os";
 import { CLIENT_NAMES, clientConfigLocation, currentHost, selectClients, type ClientId, type HostContext } from "../clients/clientConfigs.js";
 import { describeEdit, planInstall, planUninstall, type Edit, type ServerEntry } from "../clients/configEdit.js";
 import { ConcurrentChangeError, readConfigFile, writeConfigFile } from "../clients/configFile.js";
-import type { StatePaths } from "../coordination/paths.js";
+import { statePaths, type StatePaths } from "../coordination/paths.js";
 import { selfCommand } from "../coordination/spawnPrimary.js";
+import { loadConfig } from "../downstream/config.js";
+import { cursorNameLimit } from "../profiles/nameLimit.js";
+import { profileFor } from "../profiles/view.js";
 import { localHttpEndpoint, type LocalEndpoint } from "../http/localEndpoint.js";
 import { describeError, GatewayError, isGatewayError } from "../errors.js";
 import { GATEWAY_NAME } from "../version.js";
@@ -16,6 +19,8 @@ export interface InstallOptions {
   dryRun?: boolean;
   /** stdio (the client launches the binary) or http (it connects to the primary's HTTP endpoint). */
   transport?: string;
+  /** The profile the installed clients are served (`--profile` in their entry). */
+  profile?: string;
 }
 
 /** What the commands need from the outside world; tests pass their own. */
@@ -27,6 +32,8 @@ export interface InstallDeps {
   now: () => Date;
   /** The primary's HTTP endpoint and token, for `--transport http`. */
   httpEndpoint?: () => LocalEndpoint;
+  /** The gateway's config.json, whose profiles `--profile` must name (default: this user's). */
+  configPath?: string;
 }
 
 const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
@@ -41,12 +48,21 @@ export function installDeps(paths?: StatePaths): InstallDeps {
     out: (l) => process.stdout.write(`${l}\n`),
     now: () => new Date(),
     ...(paths ? { httpEndpoint: () => localHttpEndpoint(paths) } : {}),
+    ...(paths ? { configPath: paths.configFile } : {}),
   };
 }
 
-/** The entry for one client: Claude Code's own `claude mcp add` also records the transport type. */
-export function serverEntry(client: ClientId, launch: { command: string; args: string[] }): ServerEntry {
-  const base: ServerEntry = launch.args.length ? { command: launch.command, args: [...launch.args] } : { command: launch.command };
+/**
+ * The entry for one client, named `name` in its config: Claude Code's own `claude mcp add` also records the
+ * transport type; Cursor's carries its tool name limit (it counts the entry's name too); `profile` is passed on.
+ */
+export function serverEntry(client: ClientId, launch: { command: string; args: string[] }, name: string, profile?: string): ServerEntry {
+  const args = [
+    ...launch.args,
+    ...(profile !== undefined ? ["--profile", profile] : []),
+    ...(client === "cursor" ? ["--max-name-length", String(cursorNameLimit(name))] : []),
+  ];
+  const base: ServerEntry = args.length ? { command: launch.command, args } : { command: launch.command };
   return client === "claude-code" ? { type: "stdio", ...base } : base;
 }
 
@@ -74,7 +90,7 @@ const VERB: Record<Edit["action"], [done: string, planned: string, preposition: 
 /** Applies one client's edit (or shows it, with --dry-run); returns true when the file was changed. */
 function applyToClient(mode: "install" | "uninstall", client: ClientId, name: string, opts: InstallOptions, deps: InstallDeps): boolean {
   const { file } = clientConfigLocation(client, deps.host);
-  const entry = (): ServerEntry => (opts.transport === "http" ? httpServerEntry(client, deps.httpEndpoint!()) : serverEntry(client, deps.command));
+  const entry = (): ServerEntry => (opts.transport === "http" ? httpServerEntry(client, deps.httpEndpoint!()) : serverEntry(client, deps.command, name, opts.profile));
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const snapshot = readConfigFile(file);
     const edit =
@@ -114,6 +130,14 @@ export async function installCommand(mode: "install" | "uninstall", opts: Instal
   if (opts.transport === "http" && mode === "install") {
     if (!deps.httpEndpoint) throw new GatewayError("USAGE", "--transport http: no state dir to read the endpoint from");
     deps.httpEndpoint(); // an endpoint that is off is one clear error, before any client's file is read
+  }
+  // A client given a profile the config lacks would get errors only: say so now, before any file changes.
+  if (opts.profile !== undefined) {
+    if (mode === "uninstall") throw new GatewayError("USAGE", "--profile is for install");
+    if (opts.transport === "http") throw new GatewayError("USAGE", "--profile is carried by a client's command line: it needs --transport stdio (the default)");
+    opts = { ...opts, profile: String(opts.profile) };
+    const config = deps.configPath ?? statePaths().configFile;
+    profileFor(loadConfig(config).profiles, opts.profile, config);
   }
   const clients = selectClients(opts.client, deps.host);
   const failures: GatewayError[] = [];

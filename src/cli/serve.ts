@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { Bridge } from "../gateway/bridge.js";
 import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
+import type { SessionRequest } from "../coordination/handshake.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
 import { describeError, isGatewayError } from "../errors.js";
@@ -16,7 +17,7 @@ const log = logger("bridge");
 const DEFAULT_LINGER_MS = 30_000;
 
 /** What every client launches: a bridge from this stdio to the primary, starting the primary if none runs. */
-export async function serveBridge(paths: StatePaths): Promise<number> {
+export async function serveBridge(paths: StatePaths, view: SessionRequest = {}): Promise<number> {
   configureLogging({ tag: "bridge" });
   // A state dir the primary cannot use is reported here, at once, rather than after a failed spawn.
   ensureStateDir(paths);
@@ -24,13 +25,17 @@ export async function serveBridge(paths: StatePaths): Promise<number> {
   // A person at a terminal, not a client: say what this is (once the primary's URL can be named).
   const told = noticeOnTerminal(paths);
   // One id for this client's whole session, told to every primary it reaches (see SessionRequest.binding).
-  const session = { binding: randomBytes(16).toString("base64url") };
+  const session: SessionRequest = { ...view, binding: randomBytes(16).toString("base64url") };
+  let warned: string | undefined;
   const bridge = new Bridge({
     input: process.stdin,
     output: process.stdout,
     connect: async () => {
       try {
-        return (await connectToPrimary(coords, { kind: "session", spawn: true, program: primaryProgram(paths), session })).socket;
+        const conn = await connectToPrimary(coords, { kind: "session", spawn: true, program: primaryProgram(paths), session });
+        // Served, but not as asked (an unknown profile): the client gets JSON-RPC errors, its user this line.
+        if (conn.welcome.warning && conn.welcome.warning !== warned) log.error((warned = conn.welcome.warning));
+        return conn.socket;
       } finally {
         told();
       }

@@ -24,6 +24,7 @@ import type { ToolProvider } from "../tools/registry.js";
 import { errorResult, unknownToolResult, type CallOrigin, type ToolContext } from "../tools/types.js";
 import { Catalog, templateMatches } from "./catalog.js";
 import { loadConfig, sameServer, type GatewayConfig } from "./config.js";
+import type { Profile } from "./profileConfig.js";
 import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
 import { DEFAULT_TIMING, Downstream, type Timing } from "./downstream.js";
 import { SessionInstances } from "./sessionInstances.js";
@@ -76,6 +77,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   private current: Catalog | undefined;
   private published: Record<ListKind, string> = { tools: "[]", resources: "[[],[]]", prompts: "[]" };
   private publishQueued = false;
+  private profileSet: Readonly<Record<string, Profile>> = {};
+  private publishedProfiles = "{}";
   private unwatch: (() => void) | undefined;
   private reloading: Promise<void> = Promise.resolve();
   private stopped = false;
@@ -142,7 +145,23 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     await this.servers.get(server)?.whenSettled(signal);
   }
 
+  /** The profiles of the config in effect: sessions apply them on every request, so an edit applies at once. */
+  profiles(): Readonly<Record<string, Profile>> {
+    return this.profileSet;
+  }
+
+  /** The config file this manager applies. */
+  get configPath(): string {
+    return this.opts.configPath;
+  }
+
+  /** Resolves once the config has been read at start (its profiles are known), whatever became of its servers. */
+  configApplied(): Promise<void> {
+    return this.applied;
+  }
+
   private async apply(config: GatewayConfig): Promise<void> {
+    this.profileSet = config.profiles;
     const wanted = config.mcpServers;
     const stopping: Array<Promise<void>> = [];
     for (const [name, d] of this.servers) {
@@ -245,8 +264,11 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
         resources: JSON.stringify([c.resources, c.templates]),
         prompts: JSON.stringify(c.prompts),
       };
-      const changed = (Object.keys(now) as ListKind[]).filter((k) => now[k] !== this.published[k]);
+      // A changed profile may change what any session lists, whatever the servers did.
+      const profiles = JSON.stringify(this.profileSet);
+      const changed = (Object.keys(now) as ListKind[]).filter((k) => now[k] !== this.published[k] || profiles !== this.publishedProfiles);
       this.published = now;
+      this.publishedProfiles = profiles;
       if (changed.length) this.emit("listChanged", changed);
     });
   }

@@ -24,6 +24,7 @@ beforeEach(() => {
     command: { command: BIN, args: [] },
     out: (l) => lines.push(l),
     now: () => new Date("2026-11-25T10:20:30.456Z"),
+    configPath: join(home, "mcp", "config.json"),
   };
   desktop = join(home, ".config", "Claude", "claude_desktop_config.json");
   cursor = join(home, ".cursor", "mcp.json");
@@ -54,8 +55,9 @@ describe("install", () => {
     // A backup may hold secrets (API keys in env): private whatever the original's mode.
     assert.equal(statSync(bak).mode & 0o777, 0o600);
 
-    // Cursor had only its folder: a new private file, no backup.
-    assert.deepEqual(servers(cursor), { "claude-mpm-gateway": { command: BIN } });
+    // Cursor had only its folder: a new private file, no backup. Its entry carries its name limit (60 for
+    // the entry's name and a tool's together).
+    assert.deepEqual(servers(cursor), { "claude-mpm-gateway": { command: BIN, args: ["--max-name-length", "41"] } });
     assert.equal(statSync(cursor).mode & 0o777, 0o600);
     assert.deepEqual(backups(cursor), []);
     assert.deepEqual(lines, [
@@ -101,7 +103,11 @@ describe("install", () => {
       "  + }",
       `cursor: would add claude-mpm-gateway to ${cursor} (new file)`,
       '  + "claude-mpm-gateway": {',
-      `  +   "command": "${BIN}"`,
+      `  +   "command": "${BIN}",`,
+      '  +   "args": [',
+      '  +     "--max-name-length",',
+      '  +     "41"',
+      "  +   ]",
       "  + }",
     ]);
   });
@@ -114,7 +120,7 @@ describe("install", () => {
     await installCommand("install", { client: "cursor" }, deps);
     assert.ok(lstatSync(cursor).isSymbolicLink());
     assert.equal(readlinkSync(cursor), real);
-    assert.deepEqual(servers(real), { "claude-mpm-gateway": { command: BIN } });
+    assert.deepEqual(servers(real), { "claude-mpm-gateway": { command: BIN, args: ["--max-name-length", "41"] } });
   });
 
   test("a malformed config is reported and untouched while the other clients are still installed", async () => {
@@ -131,6 +137,26 @@ describe("install", () => {
     assert.equal(readFileSync(cursor, "utf8"), '{"mcpServers": "nope"}');
     assert.deepEqual([...backups(desktop), ...backups(cursor)], []);
     assert.deepEqual(Object.keys(servers(claudeCode)), ["claude-mpm-gateway"]);
+  });
+
+  test("--profile goes into every client's entry; Cursor's limit counts the entry's name", async () => {
+    put(deps.configPath!, JSON.stringify({ profiles: { lean: { search: true } } }));
+    put(desktop, "{}");
+    put(cursor, "{}");
+    await installCommand("install", { client: "claude-desktop,cursor", profile: "lean", name: "gw" }, deps);
+    assert.deepEqual(servers(desktop), { gw: { command: BIN, args: ["--profile", "lean"] } });
+    assert.deepEqual(servers(cursor), { gw: { command: BIN, args: ["--profile", "lean", "--max-name-length", "57"] } });
+  });
+
+  test("--profile naming no profile of the gateway's config is refused before any file changes", async () => {
+    put(deps.configPath!, JSON.stringify({ profiles: { lean: { search: true } } }));
+    put(desktop, "{}");
+    await assert.rejects(
+      installCommand("install", { client: "claude-desktop", profile: "coding" }, deps),
+      (err) => isGatewayError(err, "PROFILE_UNKNOWN") && err.message === `unknown profile "coding": ${deps.configPath} defines "lean"`,
+    );
+    assert.equal(readFileSync(desktop, "utf8"), "{}");
+    assert.deepEqual(lines, []);
   });
 
   test("a name outside [A-Za-z0-9_-]{1,64} is a usage error", async () => {
