@@ -79,7 +79,7 @@ export async function runCli(argv: string[]): Promise<number> {
           : o.primary
             ? servePrimary(paths(o))
             : o.standalone
-              ? serveStandalone(paths(o))
+              ? serveStandalone(paths(o), session)
               : serveBridge(paths(o), session);
     });
 

@@ -64,11 +64,11 @@ export async function serveWatchdog(): Promise<number> {
 }
 
 /** `--standalone`: one self-contained gateway on this stdio. */
-export async function serveStandalone(paths: StatePaths): Promise<number> {
+export async function serveStandalone(paths: StatePaths, session: SessionRequest = {}): Promise<number> {
   configureLogging({ tag: "standalone" });
   noticeOnTerminal(paths)();
   const { runStandalone } = await import("../gateway/runtime.js");
-  await runStandalone(paths);
+  await runStandalone(paths, undefined, session);
   return EXIT.OK;
 }
 

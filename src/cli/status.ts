@@ -1,6 +1,7 @@
 import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { queryStatus, type GatewayStatus, type PrimaryStatus } from "../coordination/status.js";
+import type { SessionStatus } from "../profiles/sessionStatus.js";
 import { stopPrimary } from "../coordination/stop.js";
 import { httpTokenPath } from "../http/tokens.js";
 import { EXIT } from "./exitCodes.js";
@@ -88,6 +89,10 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     ["Log", s.log_path],
   ];
   const lines = [`● claude-mpm-gateway - running`, rows(pairs)];
+  if (s.clients?.length) {
+    lines.push("  Clients (tool tokens are estimates):");
+    for (const c of s.clients) lines.push(`    ${formatClient(c)}`);
+  }
   if (s.downstream.length) {
     lines.push("  Downstream:");
     for (const d of s.downstream) {
@@ -96,6 +101,14 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     }
   }
   return lines.join("\n");
+}
+
+/** One session: its client, profile and the estimated tokens of the tools it is listed. */
+function formatClient(c: SessionStatus): string {
+  const who = c.client ?? "(unnamed client)";
+  if (c.problem) return `${who}: ${c.problem}`;
+  const profile = c.profile ? `profile "${c.profile}"${c.search ? " (search mode)" : ""}` : "no profile";
+  return `${who}: ${profile}, ${c.tools} tools, ~${c.tool_tokens} tokens`;
 }
 
 /** `stop`: shut the primary down cleanly; exit 3 when none runs. */

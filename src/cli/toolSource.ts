@@ -1,5 +1,10 @@
 import { Client, type CallToolResult, type Tool } from "@modelcontextprotocol/client";
 import { coordinatesFor, tryConnect } from "../coordination/client.js";
+import type { SessionRequest } from "../coordination/handshake.js";
+import { loadConfig } from "../downstream/config.js";
+import { GatewayError } from "../errors.js";
+import { SessionView } from "../profiles/sessionView.js";
+import { unknownToolResult } from "../tools/types.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { LineTransport } from "../transport/lineTransport.js";
 import { VERSION } from "../version.js";
@@ -21,9 +26,14 @@ const SETTLE_MS = 15_000;
  * session when one runs (so its downstream servers are not started twice), else served by a registry and
  * downstream servers started in this process for the command's duration.
  */
-export async function openToolSource(paths: StatePaths): Promise<ToolSource> {
-  const conn = await tryConnect(coordinatesFor(paths), "session");
+export async function openToolSource(paths: StatePaths, session: SessionRequest = {}): Promise<ToolSource> {
+  const conn = await tryConnect(coordinatesFor(paths), "session", undefined, session);
   if (conn) {
+    // The primary serves this session as it would a client with these flags; a profile it lacks is an error here.
+    if (conn.welcome.warning) {
+      conn.socket.destroy();
+      throw new GatewayError("PROFILE_UNKNOWN", conn.welcome.warning);
+    }
     const client = new Client({ name: "claude-mpm-gateway-cli", version: VERSION });
     await client.connect(new LineTransport({ input: conn.socket, output: conn.socket, endOutput: true }));
     return {
@@ -42,6 +52,8 @@ export async function openToolSource(paths: StatePaths): Promise<ToolSource> {
       close: () => client.close(),
     };
   }
+  // A config that cannot be read has no profiles at all: for a profile, its own error says why, and first.
+  if (session.profile !== undefined) loadConfig(paths.configFile);
   const { createDownstream, createRegistry } = await import("../gateway/services.js");
   const registry = createRegistry("cli", paths);
   const downstream = createDownstream(paths, registry, "cli");
@@ -51,10 +63,23 @@ export async function openToolSource(paths: StatePaths): Promise<ToolSource> {
   while (Date.now() < deadline && downstream.status().some((s) => s.state === "starting")) {
     await new Promise((r) => setTimeout(r, 50));
   }
+  const view = new SessionView(downstream, session);
+  const problem = view.problem();
+  if (problem) {
+    await downstream.stop();
+    throw new GatewayError("PROFILE_UNKNOWN", problem);
+  }
+  const signal = new AbortController().signal;
   return {
     origin: "local",
-    list: async () => registry.list(),
-    call: (name, args) => registry.call(name, args, new AbortController().signal),
+    list: async () => view.tools(registry.list()) as Tool[],
+    call: async (name, args) =>
+      (await view.callTool(name, args, {
+        all: () => registry.list(),
+        ready: () => registry.ready(signal),
+        call: (real, a) => registry.call(real, a, signal),
+        unknown: unknownToolResult,
+      })) as CallToolResult,
     close: () => downstream.stop(),
   };
 }

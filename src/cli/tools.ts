@@ -1,18 +1,18 @@
 import type { CallToolResult, Tool } from "@modelcontextprotocol/client";
 import type { StatePaths } from "../coordination/paths.js";
-import { loadConfig } from "../downstream/config.js";
+import type { SessionRequest } from "../coordination/handshake.js";
 import { GatewayError } from "../errors.js";
-import { DEFAULT_NAME_LIMIT, parseNameLimit } from "../profiles/nameLimit.js";
+import { parseNameLimit } from "../profiles/nameLimit.js";
+import { SEARCH_TOOLS } from "../profiles/searchMode.js";
 import { ESTIMATE_NOTE, estimateTools } from "../profiles/tokens.js";
-import { listedTools, profileFor, ProfileView } from "../profiles/view.js";
 import { EXIT } from "./exitCodes.js";
 import { openToolSource, type ToolSource } from "./toolSource.js";
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
 /** Runs `fn` against the gateway's tools and always releases what serving them took. */
-async function withTools<T>(paths: StatePaths, fn: (source: ToolSource) => Promise<T>): Promise<T> {
-  const source = await openToolSource(paths);
+async function withTools<T>(paths: StatePaths, fn: (source: ToolSource) => Promise<T>, session: SessionRequest = {}): Promise<T> {
+  const source = await openToolSource(paths, session);
   try {
     return await fn(source);
   } finally {
@@ -29,17 +29,19 @@ export interface ToolsOptions {
   maxNameLength?: string | number;
 }
 
-/** A client's view as its flags choose it; an unknown profile is an error before anything starts. */
-function viewFor(paths: StatePaths, opts: ToolsOptions): ProfileView {
-  const profile = profileFor(loadConfig(paths.configFile).profiles, opts.profile === undefined ? undefined : String(opts.profile), paths.configFile);
-  return new ProfileView(profile, opts.maxNameLength === undefined ? DEFAULT_NAME_LIMIT : parseNameLimit(opts.maxNameLength));
+/** The session a client with these flags would get. */
+function sessionOf(opts: ToolsOptions): SessionRequest {
+  return {
+    ...(opts.profile !== undefined ? { profile: String(opts.profile) } : {}),
+    ...(opts.maxNameLength !== undefined ? { maxNameLength: parseNameLimit(opts.maxNameLength) } : {}),
+  };
 }
 
 /** `tools [--json] [--verbose] [--tokens] [--profile <name>]`: the tools a client with that profile is listed. */
 export async function toolsCommand(paths: StatePaths, opts: ToolsOptions): Promise<number> {
-  const view = viewFor(paths, opts);
-  const tools = listedTools(view, await withTools(paths, (source) => source.list())) as Tool[];
-  if (opts.tokens) return printTokens(tools, view, opts);
+  const session = sessionOf(opts);
+  const tools = await withTools(paths, (source) => source.list(), session);
+  if (opts.tokens) return printTokens(tools, session, opts);
   if (opts.json) {
     const shown = opts.verbose ? tools : tools.map(({ name, title, description }) => ({ name, title, description }));
     out(JSON.stringify(shown, null, 2));
@@ -54,17 +56,18 @@ export async function toolsCommand(paths: StatePaths, opts: ToolsOptions): Promi
 }
 
 /** `tools --tokens`: each listed tool's estimated cost in the model's context, and the total. */
-async function printTokens(tools: Tool[], view: ProfileView, opts: ToolsOptions): Promise<number> {
+async function printTokens(tools: Tool[], session: SessionRequest, opts: ToolsOptions): Promise<number> {
   const estimate = await estimateTools(tools);
-  const profile = view.profile?.name ?? null;
+  const profile = session.profile ?? null;
+  const search = tools.some((t) => t.name === SEARCH_TOOLS);
   if (opts.json) {
-    out(JSON.stringify({ profile, search: view.search, tools: estimate.tools, total: estimate.total, note: ESTIMATE_NOTE }, null, 2));
+    out(JSON.stringify({ profile, search, tools: estimate.tools, total: estimate.total, note: ESTIMATE_NOTE }, null, 2));
     return EXIT.OK;
   }
   const width = Math.max(6, String(estimate.total).length);
   out(`${"TOKENS".padStart(width)}  TOOL`);
   for (const t of estimate.tools) out(`${String(t.tokens).padStart(width)}  ${t.name}`);
-  const what = `${tools.length} tool${tools.length === 1 ? "" : "s"}${profile ? `, profile "${profile}"` : ""}${view.search ? ", search mode" : ""}`;
+  const what = `${tools.length} tool${tools.length === 1 ? "" : "s"}${profile ? `, profile "${profile}"` : ""}${search ? ", search mode" : ""}`;
   out(`${String(estimate.total).padStart(width)}  total (${what})`);
   out(`Counts are ${ESTIMATE_NOTE}.`);
   return EXIT.OK;

@@ -158,7 +158,7 @@ function sessionRequest(hello: Record<string, unknown>): SessionRequest | undefi
  * Primary side: accepts a connection only if the peer proves it holds the token; else destroys it unread.
  * `welcome` may depend on the hello (a warning about the session it asked for).
  */
-export async function acceptHello(socket: Socket, token: string, welcome: Welcome | ((hello: Hello) => Welcome)): Promise<Hello> {
+export async function acceptHello(socket: Socket, token: string, welcome: Welcome | ((hello: Hello) => Welcome | Promise<Welcome>)): Promise<Hello> {
   const refuse = (why: string): never => {
     socket.destroy();
     throw new GatewayError("AUTH_FAILED", `connection refused: ${why}`);
@@ -184,7 +184,7 @@ export async function acceptHello(socket: Socket, token: string, welcome: Welcom
   }
   if (!proofsEqual(answer.proof, proofFor(token, "client", ours))) return refuse("missing or wrong token");
   const accepted: Hello = { kind, ...session };
-  socket.write(JSON.stringify(typeof welcome === "function" ? welcome(accepted) : welcome) + "\n");
+  socket.write(JSON.stringify(typeof welcome === "function" ? await welcome(accepted) : welcome) + "\n");
   return accepted;
 }
 

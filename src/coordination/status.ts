@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import type { SessionStatus } from "../profiles/sessionStatus.js";
 import { controlRequest, type Coordinates } from "./client.js";
 import { readToken, removeToken } from "./handshake.js";
 import { readInstance, removeInstance, type InstanceInfo } from "./instanceFile.js";
@@ -21,6 +22,8 @@ export interface PrimaryStatus extends InstanceInfo {
   sessions: number;
   tools: string[];
   downstream: DownstreamStatus[];
+  /** Each connected session: its client, profile and the estimated tokens of what it is listed. */
+  clients?: SessionStatus[];
 }
 
 /** How long a primary that holds the lock may take to answer before status calls it unresponsive. */

@@ -19,6 +19,31 @@ import { RESOURCE_NOT_FOUND } from "./sessionState.js";
 
 const log = logger("session");
 
+const notFound = (uri: string) => rpcError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${uri}`, { uri });
+
+/** The downstream server behind a listed item (none: not a downstream one). */
+type ServerOf = (nameOrUri: string) => string | undefined;
+
+/**
+ * What a session's profile decides about its prompts and resources: src/profiles/sessionView.ts builds it in
+ * the session layer and hands it down; without one, a session sees everything.
+ */
+export interface ListView {
+  resources<T extends { uri: string }>(all: readonly T[], serverOf: ServerOf): T[];
+  templates<T extends { uriTemplate: string }>(all: readonly T[], serverOf: ServerOf): T[];
+  prompts<T extends { name: string }>(all: readonly T[], serverOf: ServerOf): T[];
+  resolvePrompt(name: string, all: readonly { name: string }[], serverOf: ServerOf): string | undefined;
+  allowsResource(uri: string, server: string | undefined): boolean;
+}
+
+const EVERYTHING: ListView = {
+  resources: (all) => [...all],
+  templates: (all) => [...all],
+  prompts: (all) => [...all],
+  resolvePrompt: (name, all) => (all.some((p) => p.name === name) ? name : undefined),
+  allowsResource: () => true,
+};
+
 /** A request a client's server must answer for a downstream one (sampling, elicitation) may take this long. */
 const CLIENT_REQUEST_TIMEOUT_MS = 10 * 60_000;
 
@@ -43,8 +68,17 @@ export interface SessionLink {
  * alone. `era` is the connection's pinned era: a modern session hears of changes only through the listen
  * streams it opened.
  */
-export function linkSession(server: Server, manager: DownstreamManager | undefined, binding = "", era: "legacy" | "modern" = "legacy"): SessionLink {
+export function linkSession(
+  server: Server,
+  manager: DownstreamManager | undefined,
+  binding = "",
+  era: "legacy" | "modern" = "legacy",
+  view: ListView = EVERYTHING,
+): SessionLink {
   const id = nextSessionId++;
+  // The session's profile decides which prompts and resources it sees, as it does for tools.
+  const uriServer = (uri: string) => manager?.catalog.resourceServer(uri);
+  const promptServer = (name: string) => manager?.catalog.prompt(name)?.server;
   let level: LoggingLevel | undefined;
   const origin = (ctx: Ctx): CallOrigin => {
     // A modern client's request carries its capabilities itself (2026-07-28, basic/index, _meta); a legacy
@@ -70,15 +104,15 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
   // Lists wait (bounded) for servers still starting, as tools/list does.
   server.setRequestHandler("resources/list", async (_req, ctx) => {
     await manager?.ready(ctx.mcpReq.signal);
-    return { resources: manager?.resources() ?? [] };
+    return { resources: view.resources(manager?.resources() ?? [], uriServer) };
   });
   server.setRequestHandler("resources/templates/list", async (_req, ctx) => {
     await manager?.ready(ctx.mcpReq.signal);
-    return { resourceTemplates: manager?.resourceTemplates() ?? [] };
+    return { resourceTemplates: view.templates(manager?.resourceTemplates() ?? [], (t) => manager?.catalog.templateServer(t)) };
   });
   server.setRequestHandler("prompts/list", async (_req, ctx) => {
     await manager?.ready(ctx.mcpReq.signal);
-    return { prompts: manager?.prompts() ?? [] };
+    return { prompts: view.prompts(manager?.prompts() ?? [], promptServer) };
   });
   server.setRequestHandler("logging/setLevel", async (req) => {
     level = req.params.level;
@@ -90,12 +124,14 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
   server.setRequestHandler("resources/read", async (req, ctx) => {
     // An unknown URI may be served by a server still starting: known only once it is up.
     const owner = manager.catalog.resourceServer(req.params.uri) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.resourceServer(req.params.uri));
-    if (owner === undefined) throw rpcError(RESOURCE_NOT_FOUND, `Resource not found: no downstream server serves ${req.params.uri}`, { uri: req.params.uri });
+    if (owner === undefined || !view.allowsResource(req.params.uri, owner)) throw notFound(req.params.uri);
     const client = await manager.readyClientOf(owner, ctx.mcpReq.signal, id);
     const request = { method: "resources/read" as const, name: req.params.uri, params: req.params };
     return (manager.forwardRounds(owner, client, request, origin(ctx), ctx.mcpReq.signal) as Promise<ReadResourceResult>).catch(relayError);
   });
   server.setRequestHandler("resources/subscribe", async (req) => {
+    const owner = uriServer(req.params.uri);
+    if (owner !== undefined && !view.allowsResource(req.params.uri, owner)) throw notFound(req.params.uri);
     await manager.subscriptions.subscribe(id, req.params.uri);
     return {};
   });
@@ -104,7 +140,10 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     return {};
   });
   server.setRequestHandler("prompts/get", async (req, ctx) => {
-    const target = manager.catalog.prompt(req.params.name) ?? (await manager.ready(ctx.mcpReq.signal), manager.catalog.prompt(req.params.name));
+    // The name this client sees (its profile's, within its name limit) → the exported one → the server's own.
+    const exported = () => view.resolvePrompt(req.params.name, manager.prompts(), promptServer);
+    const real = exported() ?? (await manager.ready(ctx.mcpReq.signal), exported());
+    const target = real === undefined ? undefined : manager.catalog.prompt(real);
     if (!target) throw rpcError(ProtocolErrorCode.InvalidParams, `Unknown prompt "${req.params.name}"`);
     const client = await manager.readyClientOf(target.server, ctx.mcpReq.signal, id);
     const request = { method: "prompts/get" as const, name: req.params.name, params: { ...req.params, name: target.name } };
@@ -114,8 +153,8 @@ export function linkSession(server: Server, manager: DownstreamManager | undefin
     const ref = req.params.ref;
     const target =
       ref.type === "ref/prompt"
-        ? manager.catalog.prompt(ref.name)
-        : ((s) => (s === undefined ? undefined : { server: s, name: ref.uri }))(manager.catalog.templateServer(ref.uri));
+        ? ((real) => (real === undefined ? undefined : manager.catalog.prompt(real)))(view.resolvePrompt(ref.name, manager.prompts(), promptServer))
+        : ((s) => (s === undefined || !view.allowsResource(ref.uri, s) ? undefined : { server: s, name: ref.uri }))(manager.catalog.templateServer(ref.uri));
     const client = target && manager.runningClient(target.server);
     if (!target || !client?.getServerCapabilities()?.completions) return { completion: { values: [] } };
     const params = ref.type === "ref/prompt" ? { ...req.params, ref: { ...ref, name: target.name } } : req.params;

@@ -6,7 +6,7 @@ import { logger } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { coordinatesFor } from "../coordination/client.js";
 import { listenEndpoint, removeSocketFile } from "../coordination/endpoint.js";
-import { acceptHello, newToken, removeToken, writeToken } from "../coordination/handshake.js";
+import { acceptHello, newToken, removeToken, writeToken, type Hello, type Welcome } from "../coordination/handshake.js";
 import { createAdmission } from "../coordination/admission.js";
 import { bootId, pidNamespace, processStartTime, readInstance, removeInstance, writeInstance, type InstanceInfo } from "../coordination/instanceFile.js";
 import { foreignPrimary, startHeartbeat } from "../coordination/instanceProof.js";
@@ -17,6 +17,8 @@ import type { PrimaryStatus } from "../coordination/status.js";
 import { guardServers, type ServerGuard } from "../downstream/guard.js";
 import { LineTransport } from "../transport/lineTransport.js";
 import { createSession, serveSession, type SessionHandle, type SessionOptions } from "./session.js";
+import { sessionStatus } from "../profiles/sessionStatus.js";
+import { SessionView } from "../profiles/sessionView.js";
 import { createDownstream, createRegistry } from "./services.js";
 import { startPrimaryHttp, type HttpService } from "./httpServe.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
@@ -109,15 +111,18 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     }
   };
 
-  const status = (): PrimaryStatus => ({
+  // Each session's view (its profile, and its client once known), for status.
+  const views = new Map<SessionHandle, SessionView>();
+  const status = async (): Promise<PrimaryStatus> => ({
     ...instance,
     uptime_s: Math.round(process.uptime()),
     sessions: sessions.size,
     tools: registry.names(),
     downstream: downstream.status(),
+    clients: await Promise.all([...views.values()].map((v) => sessionStatus(v, v.client, registry.list()))),
   });
 
-  const openSession = (socket: Socket, asked: SessionOptions) => {
+  const openSession = (socket: Socket, asked: SessionOptions, view: SessionView) => {
     const transport = new LineTransport({
       input: socket,
       output: socket,
@@ -125,6 +130,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       onWarning: (m) => log.warn(`session: ${m}`),
       onClosed: () => {
         sessions.delete(session);
+        views.delete(session);
         log.info(`session closed (${sessions.size} left)`);
         if (!stopping) armLinger();
       },
@@ -138,8 +144,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       ...(maxNameLength !== undefined ? { maxNameLength } : {}),
       ...(binding !== undefined ? { binding } : {}),
     };
-    const session = serveSession(createSession({ registry, downstream, options }), transport);
-    if (!transport.isClosed) sessions.add(session);
+    const session = serveSession(createSession({ registry, downstream, options, view }), transport);
+    if (!transport.isClosed) {
+      sessions.add(session);
+      views.set(session, view);
+    }
     log.info(`session opened (${sessions.size} connected)`);
   };
 
@@ -172,7 +181,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
           flows--;
           if (!stopping) armLinger();
         });
-      } else if (op === "status") socket.end(JSON.stringify(status()) + "\n");
+      } else if (op === "status") void status().then((s) => socket.end(JSON.stringify(s) + "\n"));
       else if (op === "stop") {
         socket.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
         void shutdown("stop requested");
@@ -188,9 +197,22 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       return;
     }
     socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
+    let view: SessionView | undefined;
+    // A session's view is checked against the profiles of the config once it is read: an unknown profile
+    // is served (every request answered with an error naming it) and its user told on the bridge's stderr.
+    const welcome = async (hello: Hello): Promise<Welcome> => {
+      const ok: Welcome = { ok: true, pid: process.pid, instance_id: instance.instance_id };
+      if (hello.kind !== "session") return ok;
+      await downstream.configApplied();
+      const { profile, maxNameLength } = hello;
+      view = new SessionView(downstream, { ...(profile !== undefined ? { profile } : {}), ...(maxNameLength !== undefined ? { maxNameLength } : {}) });
+      const problem = view.problem();
+      if (problem) log.warn(`session: ${problem}`);
+      return problem ? { ...ok, warning: problem } : ok;
+    };
     gate
-      .admit(socket, () => acceptHello(socket, token, { ok: true, pid: process.pid, instance_id: instance.instance_id }))
-      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? openSession(socket, hello) : serveControl(socket)))
+      .admit(socket, () => acceptHello(socket, token, welcome))
+      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? openSession(socket, hello, view!) : serveControl(socket)))
       .catch((err) => log.warn(`session failed to open: ${describeError(err)}`));
   };
 

@@ -1,8 +1,10 @@
-import { Server, type McpServerFactory, type Transport } from "@modelcontextprotocol/server";
+import { CLIENT_INFO_META_KEY, Server, type McpServerFactory, type ServerContext, type Tool, type Transport } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Registry } from "../tools/registry.js";
 import type { DownstreamManager } from "../downstream/manager.js";
 import { linkSession } from "../downstream/sessionLink.js";
+import { SessionView } from "../profiles/sessionView.js";
+import { unknownToolResult } from "../tools/types.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { logger } from "../log.js";
 import { VersionGuard } from "./versionGuard.js";
@@ -19,8 +21,10 @@ export interface SessionDeps {
   registry: Registry;
   /** The downstream servers' resources, prompts and notifications; absent where none are configured. */
   downstream?: DownstreamManager;
-  /** The client's own choices, such as the profile it asked for (not applied yet: issue 12 wires it in). */
+  /** The client's own choices, such as the profile it asked for. */
   options?: SessionOptions;
+  /** The view those choices make (profile, name limit), when the channel keeps it (status); else built here. */
+  view?: SessionView;
 }
 
 /** Per-session options a client (or the channel it came in on) chooses: its own view of the gateway. */
@@ -52,6 +56,14 @@ export interface SessionOptions {
 export function createSession(deps: SessionDeps): McpServerFactory {
   return ({ era }) => {
     const { registry, downstream, options } = deps;
+    // This client's profile and name limit, applied to every list and call, tools, prompts and resources alike.
+    const view = deps.view ?? new SessionView(downstream, options);
+    // Who the client is, for status: a modern request says so in its envelope, a legacy client at initialize.
+    const noteClient = (ctx: ServerContext) => {
+      const info = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_INFO_META_KEY] as { name?: unknown } | undefined;
+      const name = typeof info?.name === "string" ? info.name : server.getClientVersion()?.name;
+      if (name !== undefined) view.client = name;
+    };
     const server = new Server(
       { name: GATEWAY_NAME, version: VERSION, title: "Claude MPM Gateway" },
       {
@@ -65,15 +77,22 @@ export function createSession(deps: SessionDeps): McpServerFactory {
         instructions: INSTRUCTIONS,
       },
     );
-    const link = linkSession(server, downstream, options?.binding ?? "", era);
+    const link = linkSession(server, downstream, options?.binding ?? "", era, view);
     // Servers still starting are waited for (bounded), so a client that lists once sees every tool.
     server.setRequestHandler("tools/list", async (_req, ctx) => {
+      noteClient(ctx);
       await registry.ready(ctx.mcpReq.signal);
-      return { tools: registry.list() };
+      return { tools: view.tools(registry.list()) as Tool[] };
     });
-    server.setRequestHandler("tools/call", (req, ctx) =>
-      registry.call(req.params.name, req.params.arguments, ctx.mcpReq.signal, link.origin(ctx)),
-    );
+    server.setRequestHandler("tools/call", (req, ctx) => {
+      noteClient(ctx);
+      return view.callTool(req.params.name, req.params.arguments, {
+        all: () => registry.list(),
+        ready: () => registry.ready(ctx.mcpReq.signal),
+        call: (real, args) => registry.call(real, args, ctx.mcpReq.signal, link.origin(ctx)),
+        unknown: unknownToolResult,
+      });
+    });
     server.onclose = () => link.close();
     server.onerror = (err) => log.debug(`protocol: ${err.message}`);
     return server;

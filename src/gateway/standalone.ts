@@ -2,7 +2,8 @@ import type { Readable, Writable } from "node:stream";
 import type { StatePaths } from "../coordination/paths.js";
 import { logger } from "../log.js";
 import { LineTransport } from "../transport/lineTransport.js";
-import { createSession, serveSession } from "./session.js";
+import { createSession, serveSession, type SessionOptions } from "./session.js";
+import { SessionView } from "../profiles/sessionView.js";
 import { createDownstream, createRegistry } from "./services.js";
 
 const log = logger("standalone");
@@ -11,6 +12,7 @@ const log = logger("standalone");
 export async function runStandalone(
   paths: StatePaths,
   io: { input: Readable; output: Writable } = { input: process.stdin, output: process.stdout },
+  options: SessionOptions = {},
 ): Promise<void> {
   let sessions = 1;
   const registry = createRegistry("standalone", paths, () => sessions);
@@ -25,8 +27,14 @@ export async function runStandalone(
       ended();
     },
   });
-  const session = serveSession(createSession({ registry, downstream }), transport);
+  const view = new SessionView(downstream, options);
+  const session = serveSession(createSession({ registry, downstream, options, view }), transport);
   downstream.start();
+  // An unknown profile: every request is answered with an error naming it, and the user is told here.
+  void downstream.configApplied().then(() => {
+    const problem = view.problem();
+    if (problem) log.error(problem);
+  });
   log.info("serving MCP on stdio (standalone)");
   await closed;
   await session.close();

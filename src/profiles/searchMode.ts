@@ -14,6 +14,7 @@ export interface ListedTool {
 export interface TextResult {
   content: Array<{ type: "text"; text: string }>;
   isError?: boolean;
+  [key: string]: unknown;
 }
 
 /** What search mode works on: the session's own view of its tools and its own call path. */

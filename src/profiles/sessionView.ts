@@ -12,6 +12,18 @@ export interface ProfileSource {
   readonly configPath: string;
 }
 
+/** How a session reaches the shared tools. */
+export interface ToolAccess<R> {
+  /** Every tool served, unfiltered (the registry's list). */
+  all(): readonly ListedTool[];
+  /** Waits (bounded) for servers still starting. */
+  ready(): Promise<void>;
+  /** Calls a tool by its real name, exactly as a direct tools/call would. */
+  call(real: string, args: Record<string, unknown> | undefined): Promise<R>;
+  /** The answer for a name this session has no tool of. */
+  unknown(name: string): R;
+}
+
 /** JSON-RPC "Invalid Request": the session asks for a view the config does not define. */
 const INVALID_REQUEST = -32600;
 
@@ -22,6 +34,8 @@ const INVALID_REQUEST = -32600;
  */
 export class SessionView {
   private cached: { profiles: Readonly<Record<string, Profile>>; view: ProfileView } | undefined;
+  /** The client's own name (clientInfo), once a request has told it: for status. */
+  client: string | undefined;
 
   constructor(
     private readonly source: ProfileSource | undefined,
@@ -70,22 +84,22 @@ export class SessionView {
 
   /**
    * Serves tools/call: the search tools in search mode, else the tool behind the name this client sees, by
-   * `call` with its real name. A name the view hides is `unknown` (the registry's own "unknown tool" answer).
+   * `call` with its real name. A name the view hides is `unknown` (the registry's own "unknown tool" answer);
+   * one it would show but cannot find now (a server starting or down) goes to `call` as it is, after `ready`,
+   * so the registry says what it always says of it.
    */
-  callTool<R>(
-    name: string,
-    args: Record<string, unknown> | undefined,
-    all: () => readonly ListedTool[],
-    call: (real: string, args: Record<string, unknown> | undefined) => Promise<R>,
-    unknown: (name: string) => R,
-  ): Promise<R | TextResult> {
+  callTool<R>(name: string, args: Record<string, unknown> | undefined, tools: ToolAccess<R>): Promise<R | TextResult> {
     const view = this.current();
     const direct = async (n: string, a: Record<string, unknown> | undefined): Promise<R> => {
-      const real = view.resolveTool(n, all());
-      return real === undefined ? unknown(n) : call(real, a);
+      const real = view.resolveTool(n, tools.all()) ?? (await tools.ready(), view.resolveTool(n, tools.all()));
+      if (real !== undefined) return tools.call(real, a);
+      return view.includesTool(n) && n.length <= view.maxNameLength ? tools.call(n, a) : tools.unknown(n);
     };
     if (view.search) {
-      const searched = callSearchTool(name, args, { tools: () => view.tools(all()) as ListedTool[], call: direct });
+      const searched = callSearchTool(name, args, {
+        tools: async () => (await tools.ready(), view.tools(tools.all()) as ListedTool[]),
+        call: direct,
+      });
       if (searched) return searched;
     }
     return direct(name, args);

@@ -15,6 +15,8 @@ function source(profiles: Record<string, Profile>): ProfileSource & { set(p: Rec
 
 const call = async (real: string, args: Record<string, unknown> | undefined) => ({ content: [{ type: "text" as const, text: `${real} ${JSON.stringify(args)}` }] });
 const unknown = (name: string) => ({ content: [{ type: "text" as const, text: `Unknown tool "${name}"` }], isError: true });
+/** The registry's answer: the tool's result, or its own "unknown tool". */
+const access = { all: () => ALL, ready: async () => undefined, call: async (real: string, args: Record<string, unknown> | undefined) => (ALL.some((t) => t.name === real) ? call(real, args) : unknown(real)), unknown };
 
 describe("a session's view", () => {
   test("no profile asked and none named default: every tool", () => {
@@ -34,8 +36,8 @@ describe("a session's view", () => {
 
   test("a hidden tool is unknown to the session, even by its real name", async () => {
     const view = new SessionView(source({ coding: profile("coding", { tools: ["memory__*"], exclude: ["*__delete_*"] }) }), { profile: "coding" });
-    assert.deepEqual(await view.callTool("memory__delete_entities", {}, () => ALL, call, unknown), unknown("memory__delete_entities"));
-    assert.deepEqual(await view.callTool("memory__read_graph", { a: 1 }, () => ALL, call, unknown), await call("memory__read_graph", { a: 1 }));
+    assert.deepEqual(await view.callTool("memory__delete_entities", {}, access), unknown("memory__delete_entities"));
+    assert.deepEqual(await view.callTool("memory__read_graph", { a: 1 }, access), await call("memory__read_graph", { a: 1 }));
   });
 
   test("an unknown profile fails every request with a JSON-RPC error naming it; defining it later fixes the session", () => {
@@ -64,14 +66,14 @@ describe("a session's view", () => {
 
   test("search mode: search, then call_tool by the short name, reaching the real one", async () => {
     const view = new SessionView(source({ lean: profile("lean", { search: true }) }), { profile: "lean", maxNameLength: 16 });
-    const found = (await view.callTool("search_tools", { query: "echo a message" }, () => ALL, call, unknown)) as { content: Array<{ text: string }> };
+    const found = (await view.callTool("search_tools", { query: "echo a message" }, access)) as { content: Array<{ text: string }> };
     const names = found.content[0]!.text.split("\n").slice(1).map((l) => l.split(":")[0]!);
     assert.equal(names[0], "echo");
     const short = names.find((n) => n.startsWith("everything_"))!;
     assert.ok(short.length <= 16, short);
-    assert.deepEqual(await view.callTool("call_tool", { name: short, arguments: { message: "hi" } }, () => ALL, call, unknown), await call("everything__echo", { message: "hi" }));
-    assert.deepEqual(await view.callTool(short, { message: "hi" }, () => ALL, call, unknown), await call("everything__echo", { message: "hi" }), "callable by its own name too");
-    assert.deepEqual(await view.callTool("call_tool", { name: "nope" }, () => ALL, call, unknown), unknown("nope"));
+    assert.deepEqual(await view.callTool("call_tool", { name: short, arguments: { message: "hi" } }, access), await call("everything__echo", { message: "hi" }));
+    assert.deepEqual(await view.callTool(short, { message: "hi" }, access), await call("everything__echo", { message: "hi" }), "callable by its own name too");
+    assert.deepEqual(await view.callTool("call_tool", { name: "nope" }, access), unknown("nope"));
   });
 
   test("prompts and resources are filtered by the same view", () => {
