@@ -4,6 +4,7 @@ import type { SessionRequest } from "../coordination/handshake.js";
 import { loadConfig } from "../downstream/config.js";
 import { GatewayError } from "../errors.js";
 import { SessionView } from "../profiles/sessionView.js";
+import { profileFor } from "../profiles/view.js";
 import { unknownToolResult } from "../tools/types.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { LineTransport } from "../transport/lineTransport.js";
@@ -52,8 +53,8 @@ export async function openToolSource(paths: StatePaths, session: SessionRequest 
       close: () => client.close(),
     };
   }
-  // A config that cannot be read has no profiles at all: for a profile, its own error says why, and first.
-  if (session.profile !== undefined) loadConfig(paths.configFile);
+  // An unknown profile (or a config that cannot be read, whose own error says why) fails before any server starts.
+  if (session.profile !== undefined) profileFor(loadConfig(paths.configFile).profiles, session.profile, paths.configFile);
   const { createDownstream, createRegistry } = await import("../gateway/services.js");
   const registry = createRegistry("cli", paths);
   const downstream = createDownstream(paths, registry, "cli");
@@ -64,11 +65,6 @@ export async function openToolSource(paths: StatePaths, session: SessionRequest 
     await new Promise((r) => setTimeout(r, 50));
   }
   const view = new SessionView(downstream, session);
-  const problem = view.problem();
-  if (problem) {
-    await downstream.stop();
-    throw new GatewayError("PROFILE_UNKNOWN", problem);
-  }
   const signal = new AbortController().signal;
   return {
     origin: "local",
