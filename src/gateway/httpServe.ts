@@ -8,7 +8,7 @@ import { createMcpHttp } from "../http/mcpHttp.js";
 import { listenHttp } from "../http/server.js";
 import { ensureHttpToken, httpTokenPath } from "../http/tokens.js";
 import { createDownstream, createRegistry } from "./services.js";
-import { createSession } from "./session.js";
+import { createSession, type SessionDeps } from "./session.js";
 
 const log = logger("http");
 
@@ -19,6 +19,14 @@ export interface HttpService {
   sessions(): number;
   /** Drains requests in flight (bounded), ends sessions and streams; safe twice. */
   close(drainMs?: number): Promise<void>;
+}
+
+/**
+ * The session factory for HTTP: each instance bound to the principal of the request's token (ctx.authInfo,
+ * set by the endpoint after the guard), so the requestState a session hands out serves only that token.
+ */
+export function httpSessions(deps: Omit<SessionDeps, "options">): McpServerFactory {
+  return (ctx) => createSession({ ...deps, options: { binding: ctx.authInfo?.clientId ?? "" } })(ctx);
 }
 
 /** Serves `factory` over Streamable HTTP at `address`, both eras, behind the Origin/Host/token guard. */
@@ -71,7 +79,7 @@ export async function runHttpServer(opts: { paths: StatePaths; address: ListenAd
   const registry = createRegistry("serve", opts.paths, () => service?.sessions() ?? 0);
   const downstream = createDownstream(opts.paths, registry);
   try {
-    service = await serveHttp(createSession({ registry, downstream }), opts.address, opts.tokens);
+    service = await serveHttp(httpSessions({ registry, downstream }), opts.address, opts.tokens);
   } catch (err) {
     await downstream.stop();
     throw err;

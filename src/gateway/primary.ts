@@ -20,7 +20,7 @@ import { createSession, serveSession, type SessionHandle, type SessionOptions } 
 import { sessionStatus } from "../profiles/sessionStatus.js";
 import { SessionView } from "../profiles/sessionView.js";
 import { createDownstream, createRegistry } from "./services.js";
-import { startPrimaryHttp, type HttpService } from "./httpServe.js";
+import { httpSessions, startPrimaryHttp, type HttpService } from "./httpServe.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 
 const log = logger("primary");
@@ -255,7 +255,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   try {
     writeToken(paths.tokenFile, token);
-    http = await startPrimaryHttp(paths, createSession({ registry, downstream }));
+    http = await startPrimaryHttp(paths, httpSessions({ registry, downstream }));
     if (http) instance.http_url = http.url;
     writeInstance(paths.instanceFile, instance);
     stopHeartbeat = startHeartbeat(paths.instanceFile);

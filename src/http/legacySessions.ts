@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { WebStandardStreamableHTTPServerTransport, type McpServerFactory } from "@modelcontextprotocol/server";
+import { WebStandardStreamableHTTPServerTransport, type AuthInfo, type McpServerFactory } from "@modelcontextprotocol/server";
 import { logger } from "../log.js";
 
 const log = logger("http");
@@ -16,6 +16,8 @@ export const DEFAULT_LEGACY_LIMITS: LegacyLimits = { maxSessions: 1000, idleMs: 
 
 interface Session {
   transport: WebStandardStreamableHTTPServerTransport;
+  /** The principal that opened it: only the same token may use it. */
+  principal: string;
   /** Requests (and GET streams) of this session not yet answered to the end. */
   active: number;
   lastSeen: number;
@@ -48,23 +50,24 @@ export class LegacySessions {
     return this.sessions.size;
   }
 
-  /** Serves one 2025-era request. */
-  async fetch(request: Request): Promise<Response> {
+  /** Serves one 2025-era request from the principal `authInfo` names. */
+  async fetch(request: Request, authInfo: AuthInfo): Promise<Response> {
     if (this.closed) return jsonRpcError(503, -32000, "Service unavailable: the gateway is shutting down");
     const id = request.headers.get("mcp-session-id");
     if (id !== null) {
       const session = this.sessions.get(id);
       // Spec 2025-11-25: a session the server no longer knows is 404, and the client starts a new one.
-      if (!session) return jsonRpcError(404, -32001, "Session not found: initialize a new session");
-      return this.track(session, () => session.transport.handleRequest(request));
+      // Another token's session is not known either: it is not theirs to use, nor to learn of.
+      if (!session || session.principal !== authInfo.clientId) return jsonRpcError(404, -32001, "Session not found: initialize a new session");
+      return this.track(session, () => session.transport.handleRequest(request, { authInfo }));
     }
     if (this.sessions.size >= this.limits.maxSessions) return jsonRpcError(503, -32000, "Service unavailable: too many sessions");
-    return this.open(request);
+    return this.open(request, authInfo);
   }
 
   /** A request with no session id: an initialize opens a session; anything else is answered and dropped. */
-  private async open(request: Request): Promise<Response> {
-    const session: Session = { transport: undefined as never, active: 0, lastSeen: Date.now() };
+  private async open(request: Request, authInfo: AuthInfo): Promise<Response> {
+    const session: Session = { transport: undefined as never, principal: authInfo.clientId, active: 0, lastSeen: Date.now() };
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void this.sessions.set(sid, session),
@@ -73,9 +76,9 @@ export class LegacySessions {
     transport.onclose = () => {
       if (transport.sessionId) this.sessions.delete(transport.sessionId);
     };
-    const server = await this.factory({ era: "legacy", requestInfo: request });
+    const server = await this.factory({ era: "legacy", requestInfo: request, authInfo });
     await server.connect(transport);
-    const response = await this.track(session, () => transport.handleRequest(request));
+    const response = await this.track(session, () => transport.handleRequest(request, { authInfo }));
     // Not an initialize (the transport answered it "not initialized"): nothing to keep.
     if (transport.sessionId === undefined) await server.close();
     else log.debug(`legacy session ${transport.sessionId} opened (${this.sessions.size} open)`);

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { createMcpHandler, isLegacyRequest, type McpServerFactory, type ServerNotifier } from "@modelcontextprotocol/server";
+import { createMcpHandler, isLegacyRequest, type AuthInfo, type McpServerFactory, type ServerNotifier } from "@modelcontextprotocol/server";
 import { logger } from "../log.js";
 import { DEFAULT_LEGACY_LIMITS, LegacySessions, type LegacyLimits } from "./legacySessions.js";
 import { sendWebResponse, toWebRequest } from "./nodeFetch.js";
@@ -8,8 +8,8 @@ const log = logger("http");
 
 /** MCP over Streamable HTTP for both eras, from one session factory. */
 export interface McpHttp {
-  /** Serves one request that passed the guard. */
-  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  /** Serves one request that passed the guard, for the principal its token names. */
+  handle(req: IncomingMessage, res: ServerResponse, principal: string): Promise<void>;
   /** Tells modern clients' `subscriptions/listen` streams that lists changed (legacy sessions hear it from their own instance). */
   notify: ServerNotifier;
   /** 2025-era sessions open now. */
@@ -29,9 +29,11 @@ export function createMcpHttp(factory: McpServerFactory, limits: LegacyLimits = 
   const legacy = new LegacySessions(factory, limits);
   let closing: Promise<void> | undefined;
   return {
-    async handle(req, res) {
+    async handle(req, res, principal) {
       const request = toWebRequest(req, res);
-      const response = (await isLegacyRequest(request)) ? await legacy.fetch(request) : await modern.fetch(request);
+      // The factory hears who asks (ctx.authInfo): what a session hands out is bound to that principal.
+      const authInfo: AuthInfo = { token: principal, clientId: principal, scopes: [] };
+      const response = (await isLegacyRequest(request)) ? await legacy.fetch(request, authInfo) : await modern.fetch(request, { authInfo });
       await sendWebResponse(res, response);
     },
     notify: modern.notify,

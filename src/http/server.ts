@@ -5,6 +5,7 @@ import { GatewayError } from "../errors.js";
 import { logger } from "../log.js";
 import { endpointUrl, isLoopback, type ListenAddress } from "./address.js";
 import { checkRequest } from "./guard.js";
+import { bearerToken, principalOf } from "./tokens.js";
 
 const log = logger("http");
 
@@ -14,8 +15,8 @@ export const MCP_PATH = "/mcp";
 /** Response header naming the process that answered: which replica, behind a load balancer. */
 export const INSTANCE_HEADER = "x-claude-mpm-gateway-instance";
 
-/** Serves one MCP request that passed the guard. */
-export type McpRequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+/** Serves one MCP request that passed the guard; `principal` names its token (see principalOf). */
+export type McpRequestHandler = (req: IncomingMessage, res: ServerResponse, principal: string) => Promise<void>;
 
 export interface HttpEndpointOptions extends ListenAddress {
   /** Accepted bearer tokens; empty only on a loopback listener. */
@@ -78,7 +79,8 @@ export async function listenHttp(opts: HttpEndpointOptions): Promise<HttpEndpoin
       inFlight.delete(res);
       if (draining && ![...inFlight.values()].includes(false)) settle?.();
     });
-    opts.handle(req, res).catch((err: unknown) => {
+    const principal = principalOf(opts.tokens.length ? bearerToken(req.headers.authorization) : undefined);
+    opts.handle(req, res, principal).catch((err: unknown) => {
       log.warn(`${req.method} ${path}: ${(err as Error).message}`);
       if (!res.headersSent) answer(res, 500, rpcError("Internal server error"));
       else res.destroy();

@@ -68,6 +68,14 @@ function checked(tokens: string[], where: string): string[] {
   return tokens;
 }
 
+/**
+ * Who a request comes from, as far as the gateway can tell: a digest of its accepted token (never the token
+ * itself, so it can be logged and compared), or "" where no token is required.
+ */
+export function principalOf(token: string | undefined): string {
+  return token === undefined ? "" : `bearer:${createHash("sha256").update(token, "utf8").digest("hex").slice(0, 16)}`;
+}
+
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */
 export function bearerToken(header: string | undefined): string | undefined {
   const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");

@@ -7,8 +7,10 @@ import { McpServer, type McpServerFactory } from "@modelcontextprotocol/server";
 import * as z from "zod";
 import { createMcpHttp, type McpHttp } from "../../src/http/mcpHttp.js";
 import { listenHttp, type HttpEndpoint } from "../../src/http/server.js";
+import { principalOf } from "../../src/http/tokens.js";
 
 const TOKEN = "unit-test-token-0123456789";
+const OTHER = "other-team-token-0123456789";
 
 function countingFactory(): { factory: McpServerFactory; built: string[] } {
   const built: string[] = [];
@@ -25,12 +27,12 @@ function countingFactory(): { factory: McpServerFactory; built: string[] } {
 
 async function serve(factory: McpServerFactory, idleMs?: number): Promise<{ mcp: McpHttp; ep: HttpEndpoint; close(): Promise<void> }> {
   const mcp = createMcpHttp(factory, { maxSessions: 2, idleMs: idleMs ?? 60_000 });
-  const ep = await listenHttp({ host: "127.0.0.1", port: 0, tokens: [TOKEN], handle: mcp.handle });
+  const ep = await listenHttp({ host: "127.0.0.1", port: 0, tokens: [TOKEN, OTHER], handle: mcp.handle });
   return { mcp, ep, close: async () => (await ep.close(1000), await mcp.close()) };
 }
 
-function client(url: string, mode: "auto" | "legacy"): { c: Client; t: StreamableHTTPClientTransport } {
-  const t = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${TOKEN}` } } });
+function client(url: string, mode: "auto" | "legacy", token = TOKEN): { c: Client; t: StreamableHTTPClientTransport } {
+  const t = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
   return { c: new Client({ name: "unit", version: "1" }, { versionNegotiation: { mode } }), t };
 }
 
@@ -96,6 +98,39 @@ describe("createMcpHttp", () => {
       assert.equal(lost.status, 404);
     } finally {
       for (const { c } of clients) await c.close();
+      await s.close();
+    }
+  });
+
+  test("the factory hears the token's principal; a session is usable with the token that opened it only", async () => {
+    const principals: Array<string | undefined> = [];
+    const { factory } = countingFactory();
+    const s = await serve((ctx) => (principals.push(ctx.authInfo?.clientId), factory(ctx)));
+    const { c, t } = client(s.ep.url, "legacy");
+    try {
+      await c.connect(t);
+      await c.callTool({ name: "echo", arguments: { text: "x" } });
+      assert.deepEqual([...new Set(principals)], [principalOf(TOKEN)]);
+      assert.match(principalOf(TOKEN), /^bearer:[0-9a-f]{16}$/);
+      const stolen = await fetch(s.ep.url, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${OTHER}`,
+          "content-type": "application/json",
+          accept: "application/json, text/event-stream",
+          "mcp-session-id": t.sessionId!,
+          "mcp-protocol-version": "2025-11-25",
+        },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 9, method: "tools/list" }),
+      });
+      assert.equal(stolen.status, 404, "another token's session is unknown to this one");
+      const { c: c2, t: t2 } = client(s.ep.url, "auto", OTHER);
+      await c2.connect(t2);
+      await c2.listTools();
+      assert.ok(principals.includes(principalOf(OTHER)));
+      await c2.close();
+    } finally {
+      await c.close();
       await s.close();
     }
   });
