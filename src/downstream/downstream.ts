@@ -2,6 +2,7 @@ import type {
   AuthProvider,
   Client,
   LoggingMessageNotification,
+  McpSubscription,
   Prompt,
   PriorDiscovery,
   Resource,
@@ -93,6 +94,8 @@ function signalOnce(): { promise: Promise<void>; fire: () => void } {
   return { promise, fire };
 }
 const MAX_PAGES = 100;
+/** Attempts to reopen a modern server's listen stream before giving up on it (with backoff: minutes). */
+const MAX_LISTEN_ATTEMPTS = 10;
 
 /** One downstream MCP server: its connection, restart policy, health checks and cached lists. */
 export class Downstream {
@@ -253,7 +256,7 @@ export class Downstream {
       else this.hooks.eras.forget(this.name, this.config);
       void conn.ended.then((why) => this.fail(epoch, why));
       await Promise.all((["tools", "resources", "templates", "prompts"] as const).map((k) => this.fetch(conn.client, k)));
-      if (conn.era === "modern") await this.listen(conn.client);
+      if (conn.era === "modern") await this.listen(conn.client, epoch);
       await this.hooks.connected(this, conn.client);
       if (epoch !== this.epoch) return;
       if (this.listsOnly) {
@@ -301,9 +304,11 @@ export class Downstream {
 
   /**
    * A modern server sends list changes only on a `subscriptions/listen` stream (2026-07-28): one is opened
-   * for what it offers; its notifications reach the same handlers as a legacy server's.
+   * for what it offers; its notifications reach the same handlers as a legacy server's. When the stream ends
+   * while the connection lives on (a remote server restarted), it is opened again with backoff and the lists
+   * fetched afresh, since what changed meanwhile was never announced.
    */
-  private async listen(client: Client): Promise<void> {
+  private async listen(client: Client, epoch: number, attempt = 0): Promise<void> {
     const caps = client.getServerCapabilities() ?? {};
     const filter = {
       ...(caps.tools?.listChanged ? { toolsListChanged: true } : {}),
@@ -311,7 +316,35 @@ export class Downstream {
       ...(caps.resources?.listChanged ? { resourcesListChanged: true } : {}),
     };
     if (!Object.keys(filter).length) return;
-    await client.listen(filter, { timeout: this.timing.listTimeoutMs }).catch((err) => log.warn(`${this.name}: cannot listen for list changes: ${describeError(err)}`));
+    let sub: McpSubscription;
+    try {
+      sub = await client.listen(filter, { timeout: this.timing.listTimeoutMs });
+    } catch (err) {
+      log.warn(`${this.name}: cannot listen for list changes: ${describeError(err)}`);
+      return this.listenAgain(client, epoch, attempt + 1);
+    }
+    if (attempt > 0) {
+      log.info(`${this.name}: listening for list changes again`);
+      void Promise.all((["tools", "resources", "templates", "prompts"] as const).map((k) => this.refresh(client, k)));
+    }
+    const opened = Date.now();
+    void sub.closed.then((how) => {
+      if (how !== "remote" || epoch !== this.epoch) return;
+      // A stream that lasted counts as a success: its loss starts the backoff afresh.
+      this.listenAgain(client, epoch, Date.now() - opened >= this.timing.stableMs ? 1 : attempt + 1);
+    });
+  }
+
+  /** The next attempt to listen, after the backoff of `attempt` (bounded: a server that keeps refusing is left unheard). */
+  private listenAgain(client: Client, epoch: number, attempt: number): void {
+    if (attempt > MAX_LISTEN_ATTEMPTS) {
+      log.warn(`${this.name}: gave up listening for list changes after ${MAX_LISTEN_ATTEMPTS} attempts; its lists are fetched again when it restarts`);
+      return;
+    }
+    const delay = Math.min(this.timing.backoffBaseMs * 2 ** (attempt - 1), this.timing.backoffMaxMs);
+    setTimeout(() => {
+      if (epoch === this.epoch && client === this.conn?.client) void this.listen(client, epoch, attempt);
+    }, delay).unref();
   }
 
   private fail(epoch: number, why: string): void {

@@ -70,12 +70,16 @@ describe("downstream servers of both eras, for a legacy client", () => {
   const home = tempHome();
   const state = { modern: mkdtempSync(join(tmpdir(), "cmg-modern-")), legacy: mkdtempSync(join(tmpdir(), "cmg-legacy-")), only: mkdtempSync(join(tmpdir(), "cmg-only-")) };
   let remote: ChildProcess;
+  let port: number;
+  const startRemote = async () => {
+    remote = spawn(process.execPath, [fixture("modern-server.mjs")], { env: { ...process.env, MODERN_PORT: String(port), MODERN_NAME: "remote" }, stdio: "ignore" });
+    await waitFor("the HTTP fixture", () => fetch(`http://127.0.0.1:${port}/mcp`).then(() => true, () => false), 20_000);
+  };
   let legacyClient: Awaited<ReturnType<typeof eraClient>>;
 
   before(async () => {
-    const port = await freePort();
-    remote = spawn(process.execPath, [fixture("modern-server.mjs")], { env: { ...process.env, MODERN_PORT: String(port), MODERN_NAME: "remote" }, stdio: "ignore" });
-    await waitFor("the HTTP fixture", () => fetch(`http://127.0.0.1:${port}/mcp`).then(() => true, () => false), 20_000);
+    port = await freePort();
+    await startRemote();
     writeConfig(home, SERVERS(state, port));
     legacyClient = await eraClient(home, "legacy", "leo", { CLAUDE_MPM_GATEWAY_BACKOFF_MS: "200" });
     await waitForTools(legacyClient.client, "every downstream server's tools", (n) => ALL.every((t) => n.includes(t)), 60_000);
@@ -118,6 +122,20 @@ describe("downstream servers of both eras, for a legacy client", () => {
     const methods = fixtureLines(state.legacy, "requests").map((l) => (JSON.parse(l) as { method: string }).method);
     assert.equal(methods.filter((m) => m === "initialize").length, 2);
     assert.equal(methods.filter((m) => m === "server/discover").length, 1, "the remembered era skips the probe");
+  });
+
+  test("a modern server's list changes arrive on its listen stream, also after a remote one restarted", async () => {
+    const { client } = legacyClient;
+    assert.equal(textOf(await client.callTool({ name: "modern__grow", arguments: { n: 1 } })), "grew extra_1");
+    await waitForTools(client, "modern__extra_1", (n) => n.includes("modern__extra_1"), 20_000);
+    assert.equal(textOf(await client.callTool({ name: "modern__extra_1", arguments: {} })), "extra 1");
+    // The remote server goes away and comes back: its stream ended, the gateway listens again.
+    remote.kill();
+    await new Promise((r) => remote.once("exit", r));
+    await startRemote();
+    await waitFor("the gateway to listen to the remote server again", () => /remote: listening for list changes again/.test(logText(home)), 30_000);
+    assert.equal(textOf(await client.callTool({ name: "remote__grow", arguments: { n: 2 } })), "grew extra_2");
+    await waitForTools(client, "remote__extra_2", (n) => n.includes("remote__extra_2"), 20_000);
   });
 
   test("a modern server sees the calling client's own capabilities, not the gateway's", async () => {
