@@ -1,7 +1,8 @@
 // OAuth for remote servers against the built binary: the fixture authorization server and protected MCP
 // server on 127.0.0.1, `$BROWSER` a script that follows the redirects. Sign-in by dynamic registration, by a
 // client metadata document and by a static client; refresh on expiry; a revoked grant; two sign-ins at
-// once → one flow, one registration; the tokens file 0600; no token in any log or output.
+// once (terminals, or clients taking URL elicitations) → one flow, one registration; the tokens file 0600; no
+// token in any log or output.
 import { afterEach, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -107,32 +108,45 @@ describe("OAuth for remote servers", () => {
     await client.close();
   });
 
-  test("a client that takes URL elicitations is handed the sign-in URL by the call itself", async () => {
+  test("clients that take URL elicitations are handed the sign-in URL by the call itself: two at once, one flow", async () => {
     fx = await startOAuthFixtures();
     writeConfig(home, { docs: { url: fx.mcp.url } });
-    const transport = new StdioClientTransport({ command: install.bin, env: gatewayEnv(install, home, env), stderr: "pipe" });
-    const client = new Client({ name: "e2e-elicit", version: "1.0.0" }, { capabilities: { elicitation: { url: {} } } });
-    client.setRequestHandler("elicitation/create", () => ({ action: "cancel" as const }));
     const completed: string[] = [];
-    client.setNotificationHandler("notifications/elicitation/complete", (n) => void completed.push(n.params.elicitationId));
-    await client.connect(transport);
+    const open = async () => {
+      const transport = new StdioClientTransport({ command: install.bin, env: gatewayEnv(install, home, env), stderr: "pipe" });
+      const client = new Client({ name: "e2e-elicit", version: "1.0.0" }, { capabilities: { elicitation: { url: {} } } });
+      client.setRequestHandler("elicitation/create", () => ({ action: "cancel" as const }));
+      client.setNotificationHandler("notifications/elicitation/complete", (n) => void completed.push(n.params.elicitationId));
+      await client.connect(transport);
+      return client;
+    };
+    const [a, b] = await Promise.all([open(), open()]);
     await waitFor("docs to need sign-in", async () => (await authStatus())[0]?.state === "needs-sign-in", 30_000);
-    const err = await client.callTool({ name: "docs__whoami", arguments: {} }).then(
-      () => assert.fail("the call should ask for a sign-in"),
-      (e: { code?: number; data?: { elicitations?: Array<{ mode: string; url: string; elicitationId: string }> } }) => e,
-    );
-    assert.equal(err.code, -32042);
-    const elicitation = err.data!.elicitations![0]!;
-    assert.equal(elicitation.mode, "url");
+    type Elicit = { code?: number; data?: { elicitations?: Array<{ mode: string; url: string; elicitationId: string }> } };
+    const ask = (c: Client) =>
+      c.callTool({ name: "docs__whoami", arguments: {} }).then(
+        () => assert.fail("the call should ask for a sign-in"),
+        (e: Elicit) => e,
+      );
+    const [ea, eb] = await Promise.all([ask(a), ask(b)]);
+    for (const e of [ea, eb]) {
+      assert.equal(e.code, -32042);
+      assert.equal(e.data!.elicitations![0]!.mode, "url");
+    }
+    const elicitation = ea.data!.elicitations![0]!;
     assert.match(elicitation.url, /^http:\/\/127\.0\.0\.1:\d+\/authorize\?/);
+    assert.equal(eb.data!.elicitations![0]!.url, elicitation.url, "one flow for both clients");
     // The user opens it; the gateway's own loopback listener finishes the sign-in.
     await (await fetch(elicitation.url, { redirect: "follow" })).text();
-    await waitFor("docs tools listed", async () => (await client.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
-    assert.match(JSON.stringify((await client.callTool({ name: "docs__whoami", arguments: {} })).content), /client=dcr-/);
-    await waitFor("elicitation/complete", () => completed.includes(elicitation.elicitationId), 10_000);
+    for (const c of [a, b]) {
+      await waitFor("docs tools listed", async () => (await c.listTools()).tools.some((t) => t.name === "docs__whoami"), 30_000);
+      assert.match(JSON.stringify((await c.callTool({ name: "docs__whoami", arguments: {} })).content), /client=dcr-/);
+    }
+    await waitFor("elicitation/complete for both", () => completed.length === 2, 10_000);
     assert.equal(fx.as.registrations.length, 1);
+    assert.equal(fx.as.authorizations.length, 1);
     assert.equal(browser.opened().length, 0, "the primary opens no browser itself");
-    await client.close();
+    await Promise.all([a.close(), b.close()]);
   });
 
   test("client ID metadata document, and a static client from the config: no registration", async () => {
