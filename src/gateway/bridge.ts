@@ -51,6 +51,57 @@ function peek(line: Buffer): Peek | undefined {
 
 const isId = (id: unknown): id is Id => typeof id === "string" || typeof id === "number";
 
+/** The JSON number or string token at `at`, with the index after it; undefined if there is none. */
+function idToken(s: string, at: number): { id: Id; end: number } | undefined {
+  let end = at;
+  if (s[at] === '"') {
+    for (end = at + 1; end < s.length && s[end] !== '"'; end++) if (s[end] === "\\") end++;
+    end++;
+  } else while (end < s.length && /[-+.\deE]/.test(s[end]!)) end++;
+  try {
+    const id: unknown = JSON.parse(s.slice(at, end));
+    return isId(id) ? { id, end } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const ID_FIRST = '{"jsonrpc":"2.0","id":';
+const ID_LAST = ',"jsonrpc":"2.0","id":';
+
+/**
+ * Whether a line from the primary is a response, and its id, found by a scan of the two shapes the primary's
+ * JSON.stringify writes (`{"jsonrpc":"2.0","id":…,"error":…}` and `{"result":…,"jsonrpc":"2.0","id":…}`),
+ * so a large result is never parsed here; anything else is parsed in full.
+ */
+export function peekAnswer(line: Buffer): Peek | undefined {
+  const s = line.toString("utf8");
+  if (s.startsWith(ID_FIRST)) {
+    const tok = idToken(s, ID_FIRST.length);
+    if (tok && (s.startsWith(',"error":', tok.end) || s.startsWith(',"result":', tok.end))) return { id: tok.id };
+  } else if (s.startsWith('{"result":') || s.startsWith('{"error":')) {
+    // The id is the last member: the token after the last marker must run to the closing brace, which it
+    // cannot if the marker sat inside the result (a nested object would close after it).
+    const at = s.lastIndexOf(ID_LAST);
+    const tok = at < 0 ? undefined : idToken(s, at + ID_LAST.length);
+    if (tok && tok.end === s.length - 1 && s.endsWith("}")) return { id: tok.id };
+  }
+  return peek(line);
+}
+
+/**
+ * Writes a line and its newline; the stream stays corked until the end of this tick, so every line written
+ * in one tick leaves in one writev (a call's request and answer each cost one syscall, not two).
+ */
+function writeLine(out: Writable, line: Buffer): boolean {
+  if (!out.writableCorked) {
+    out.cork();
+    process.nextTick(() => out.uncork());
+  }
+  out.write(line);
+  return out.write(NL);
+}
+
 /**
  * The thin pipe between a client's stdio and the primary. Per message it splits lines and peeks at the
  * method, the id and the `_meta` protocol version: enough to answer what a lost primary never answered, and
@@ -169,9 +220,8 @@ export class Bridge {
       this.pending.delete(info.params.requestId);
       this.longLived.delete(info.params.requestId);
     }
-    up.write(line);
     // Already paused: the drain listener is set, and one per line of a chunk would leak listeners.
-    if (!up.write(NL) && !this.opts.input.isPaused()) {
+    if (!writeLine(up, line) && !this.opts.input.isPaused()) {
       this.opts.input.pause();
       up.once("drain", () => this.opts.input.resume());
     }
@@ -185,7 +235,7 @@ export class Bridge {
   }
 
   private fromPrimary(line: Buffer): void {
-    const info = peek(line);
+    const info = peekAnswer(line);
     if (info && isId(info.id) && info.method === undefined) {
       if (info.id === REPLAY_ID) return this.replayDone();
       // The answer to a replayed subscription or log level: the client never asked this primary for it.
@@ -198,8 +248,7 @@ export class Bridge {
   }
 
   private toClient(line: Buffer): void {
-    this.opts.output.write(line);
-    if (!this.opts.output.write(NL)) this.upstream?.pause();
+    if (!writeLine(this.opts.output, line)) this.upstream?.pause();
   }
 
   private ensureConnected(): void {
