@@ -1,6 +1,6 @@
 // The gateway against the least any two-hop design can cost (issue 16): a "bare relay" floor — two minimal
-// Node 24 processes in the bridge's and the primary's places (bench/relay/), the same kind of abstract Unix
-// socket between them and stdio pipes to the same downstream server — measured in the same run as direct
+// Node 24 processes in the bridge's and the primary's places (bench/relay/), the same kind of Unix socket
+// (a socket file) between them and stdio pipes to the same downstream server — measured in the same run as direct
 // and the gateway, interleaved: latency, throughput at 1 and 10 clients, CPU per call per process; then the
 // memory (summed Pss) of 3 clients × 3 servers and × 1, and cold start. Run: node --import tsx bench/floor.ts
 // Knobs: BENCH_RUNS (default 5), BENCH_CALLS (sequential calls per path per run, default 1000),
@@ -28,9 +28,9 @@ const RELAY_BRIDGE = resolve("bench/relay/bridge.mjs");
 type Setup = "direct" | "floor" | "gateway";
 const SETUPS: Setup[] = ["direct", "floor", "gateway"];
 
-/** A relay primary serving the given downstream servers on a fresh abstract socket name. */
+/** A relay primary serving the given downstream servers on a fresh socket file, as the gateway's primary does. */
 class RelayPrimary {
-  readonly name = `cmg-bench-floor-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  readonly name = join(mkdtempSync(join(tmpdir(), "cmg-relay-")), "relay.sock");
   readonly proc: ChildProcess;
   constructor(specs: Spec[], env: NodeJS.ProcessEnv) {
     this.proc = spawn(NODE24, [RELAY_PRIMARY, this.name, JSON.stringify(specs)], { env, stdio: "ignore" });
@@ -39,7 +39,7 @@ class RelayPrimary {
   /** Resolves once the socket listens (the kernel's table shows the name). */
   async listening(): Promise<void> {
     const deadline = Date.now() + 10_000;
-    while (!readFileSync("/proc/net/unix", "utf8").includes(`@${this.name}`)) {
+    while (!readFileSync("/proc/net/unix", "utf8").includes(` ${this.name}\n`)) {
       if (Date.now() > deadline) throw new Error("the relay primary did not listen");
       await sleep(10);
     }
@@ -284,8 +284,8 @@ async function main() {
 every setup. Load average (1/5/15 min) ${loadBefore} at the start, ${loadMid} after the call part, ${loadavg()} at the end: above 2
 the two cores were shared with other work (ranges over runs in parentheses; medians of ${RUNS} runs).
 
-The floor: \`bench/relay/bridge.mjs\` (stdin → socket → stdout, \`pipe()\` only) and \`bench/relay/primary.mjs\` (an
-abstract Unix socket as the primary's; each connection piped to a downstream server over stdio; where
+The floor: \`bench/relay/bridge.mjs\` (stdin → socket → stdout, \`pipe()\` only) and \`bench/relay/primary.mjs\` (a
+Unix socket file, as the primary's; each connection piped to a downstream server over stdio; where
 clients share one server, answers routed by a scan for \`"id":\`, no parse). Same chain of processes as the
 gateway: client → relay → socket → relay → server-everything.
 

@@ -1,9 +1,9 @@
-// The floor's "primary": the least a process in the primary's place can do. It listens on an abstract Unix
-// socket (as the gateway's primary does on Linux), starts the downstream servers once (stdio pipes), and
+// The floor's "primary": the least a process in the primary's place can do. It listens on a Unix socket
+// file (as the gateway's primary does, in its state dir), starts the downstream servers once (stdio pipes), and
 // moves bytes: connection i talks to server i mod K. A server with one connection is a plain pipe both ways;
 // where connections share a server (10 clients, 1 server) answers are routed by a scan for the id, never a
 // parse. Bench-only: it trusts the bench client's framing (one request per write, ids unique across clients).
-// Run: node primary.mjs <socket name> '<JSON array of {command, args, env}>'
+// Run: node primary.mjs <socket path> '<JSON array of {command, args, env}>'
 import { spawn } from "node:child_process";
 import { createServer } from "node:net";
 
@@ -55,7 +55,7 @@ createServer((conn) => {
   });
   conn.on("close", () => s.conns.splice(s.conns.indexOf(conn), 1));
   conn.on("error", () => {});
-}).listen(`\0${name}`);
+}).listen(name);
 
 const quit = () => {
   for (const s of servers) s.child.kill();
