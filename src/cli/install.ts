@@ -8,6 +8,7 @@ import { loadConfig } from "../downstream/config.js";
 import { cursorNameLimit } from "../profiles/nameLimit.js";
 import { profileFor } from "../profiles/view.js";
 import { localHttpEndpoint, type LocalEndpoint } from "../http/localEndpoint.js";
+import { withSessionQuery } from "../http/sessionQuery.js";
 import { describeError, GatewayError, isGatewayError } from "../errors.js";
 import { GATEWAY_NAME } from "../version.js";
 import { EXIT } from "./exitCodes.js";
@@ -68,14 +69,16 @@ export function serverEntry(client: ClientId, launch: { command: string; args: s
 
 /**
  * The entry of a client that connects by URL, with the bearer token in its headers: Claude Code's
- * `{ "type": "http", "url", "headers" }`, Cursor's `{ "url", "headers" }`. Claude Desktop adds remote
- * servers in its settings (Connectors), not in its config file.
+ * `{ "type": "http", "url", "headers" }`, Cursor's `{ "url", "headers" }`; the profile and Cursor's name
+ * limit ride in the URL's query, as `--profile` and `--max-name-length` do on a command line. Claude
+ * Desktop adds remote servers in its settings (Connectors), not in its config file.
  */
-export function httpServerEntry(client: ClientId, endpoint: LocalEndpoint): ServerEntry {
+export function httpServerEntry(client: ClientId, endpoint: LocalEndpoint, name: string, profile?: string): ServerEntry {
   if (client === "claude-desktop") {
     throw new GatewayError("USAGE", "Claude Desktop takes no URL entries in its config file: install it with --transport stdio (the default)");
   }
-  const entry = { url: endpoint.url, headers: { Authorization: `Bearer ${endpoint.token}` } };
+  const url = withSessionQuery(endpoint.url, { profile, ...(client === "cursor" ? { maxNameLength: cursorNameLimit(name) } : {}) });
+  const entry = { url, headers: { Authorization: `Bearer ${endpoint.token}` } };
   return client === "claude-code" ? { type: "http", ...entry } : entry;
 }
 
@@ -90,7 +93,8 @@ const VERB: Record<Edit["action"], [done: string, planned: string, preposition: 
 /** Applies one client's edit (or shows it, with --dry-run); returns true when the file was changed. */
 function applyToClient(mode: "install" | "uninstall", client: ClientId, name: string, opts: InstallOptions, deps: InstallDeps): boolean {
   const { file } = clientConfigLocation(client, deps.host);
-  const entry = (): ServerEntry => (opts.transport === "http" ? httpServerEntry(client, deps.httpEndpoint!()) : serverEntry(client, deps.command, name, opts.profile));
+  const entry = (): ServerEntry =>
+    opts.transport === "http" ? httpServerEntry(client, deps.httpEndpoint!(), name, opts.profile) : serverEntry(client, deps.command, name, opts.profile);
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const snapshot = readConfigFile(file);
     const edit =
@@ -134,7 +138,6 @@ export async function installCommand(mode: "install" | "uninstall", opts: Instal
   // A client given a profile the config lacks would get errors only: say so now, before any file changes.
   if (opts.profile !== undefined) {
     if (mode === "uninstall") throw new GatewayError("USAGE", "--profile is for install");
-    if (opts.transport === "http") throw new GatewayError("USAGE", "--profile is carried by a client's command line: it needs --transport stdio (the default)");
     opts = { ...opts, profile: String(opts.profile) };
     const config = deps.configPath ?? statePaths().configFile;
     profileFor(loadConfig(config).profiles, opts.profile, config);

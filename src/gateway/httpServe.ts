@@ -6,6 +6,7 @@ import { loadConfig } from "../downstream/config.js";
 import type { ListenAddress } from "../http/address.js";
 import { createMcpHttp } from "../http/mcpHttp.js";
 import { listenHttp } from "../http/server.js";
+import { sessionQueryOf } from "../http/sessionQuery.js";
 import { ensureHttpToken, httpTokenPath } from "../http/tokens.js";
 import { createDownstream, createRegistry } from "./services.js";
 import { createSession, type SessionDeps } from "./session.js";
@@ -23,10 +24,11 @@ export interface HttpService {
 
 /**
  * The session factory for HTTP: each instance bound to the principal of the request's token (ctx.authInfo,
- * set by the endpoint after the guard), so the requestState a session hands out serves only that token.
+ * set by the endpoint after the guard), so the requestState a session hands out serves only that token,
+ * and seen through the profile and name limit the request's URL asks for (`?profile=`, `?max_name_length=`).
  */
 export function httpSessions(deps: Omit<SessionDeps, "options">): McpServerFactory {
-  return (ctx) => createSession({ ...deps, options: { binding: ctx.authInfo?.clientId ?? "" } })(ctx);
+  return (ctx) => createSession({ ...deps, options: { ...sessionQueryOf(ctx.requestInfo?.url), binding: ctx.authInfo?.clientId ?? "" } })(ctx);
 }
 
 /** Serves `factory` over Streamable HTTP at `address`, both eras, behind the Origin/Host/token guard. */

@@ -85,6 +85,30 @@ test("serve --http: both eras list and call built-in and downstream tools; no or
   await expectNoProcessLeft(install.bin);
 });
 
+test("a profile in the URL (?profile=): that client sees the profile's tools, both eras; an unknown one is an error naming it", async () => {
+  const home = tempHome();
+  writeConfig(home, JSON.stringify({ mcpServers: {}, profiles: { lean: { tools: ["echo", "calc*"] } } }));
+  const s = await serve(home, ["--http", "127.0.0.1:0"]);
+  try {
+    for (const mode of ["auto", "legacy"] as const) {
+      const { client } = await connectHttp(`${s.url}?profile=lean`, TOKEN, mode);
+      assert.deepEqual((await client.listTools()).tools.map((t) => t.name).sort(), ["calculator", "echo"]);
+      await client.close();
+    }
+    const plain = await connectHttp(s.url, TOKEN, "auto");
+    assert.ok((await plain.client.listTools()).tools.length > 2, "without a profile: every tool");
+    await plain.client.close();
+    const wrong = await connectHttp(`${s.url}?profile=nope`, TOKEN, "auto").catch((e: Error) => e);
+    const failure = wrong instanceof Error ? wrong : await wrong.client.listTools().then(() => undefined, (e: Error) => e);
+    assert.match(String(failure?.message), /unknown profile "nope"/);
+    if (!(wrong instanceof Error)) await wrong.client.close();
+  } finally {
+    s.child.kill("SIGTERM");
+    await s.exited;
+  }
+  await expectNoProcessLeft(install.bin);
+});
+
 test("serve --http beyond loopback without a token: refused at start, nothing listens", async () => {
   const home = tempHome();
   for (const addr of ["0.0.0.0:0", "[::]:0"]) {

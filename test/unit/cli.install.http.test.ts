@@ -8,6 +8,8 @@ import { installCommand, type InstallDeps } from "../../src/cli/install.js";
 import { statePaths } from "../../src/coordination/paths.js";
 import { isGatewayError } from "../../src/errors.js";
 import { localHttpEndpoint } from "../../src/http/localEndpoint.js";
+import { sessionQueryOf, withSessionQuery } from "../../src/http/sessionQuery.js";
+import { cursorNameLimit } from "../../src/profiles/nameLimit.js";
 
 const BIN = "/opt/cmg/claude-mpm-gateway";
 const ENDPOINT = { url: "http://127.0.0.1:8765/mcp", token: "tok-0123456789abcdef" };
@@ -42,7 +44,8 @@ describe("install --transport http", () => {
     assert.equal(await installCommand("install", { client: "claude-code,cursor", transport: "http" }, deps), 0);
     const header = { Authorization: `Bearer ${ENDPOINT.token}` };
     assert.deepEqual(servers(claudeCode())["claude-mpm-gateway"], { type: "http", url: ENDPOINT.url, headers: header });
-    assert.deepEqual(servers(cursor())["claude-mpm-gateway"], { url: ENDPOINT.url, headers: header });
+    // Cursor counts the entry's name in a tool's name: its limit rides in the URL, as --max-name-length would.
+    assert.deepEqual(servers(cursor())["claude-mpm-gateway"], { url: `${ENDPOINT.url}?max_name_length=${cursorNameLimit("claude-mpm-gateway")}`, headers: header });
     assert.equal(statSync(cursor()).mode & 0o777, 0o600, "a new file holding a token is private");
   });
 
@@ -61,6 +64,16 @@ describe("install --transport http", () => {
     // And back to stdio: no URL or header is left behind.
     await installCommand("install", { client: "claude-code" }, deps);
     assert.deepEqual(servers(claudeCode())["claude-mpm-gateway"], { type: "stdio", command: BIN, timeout: 30 });
+  });
+
+  test("--profile goes into the URL's query; a profile config.json lacks is refused first", async () => {
+    const config = join(home, "config.json");
+    writeFileSync(config, JSON.stringify({ profiles: { lean: { search: true } } }));
+    deps.configPath = config;
+    put(claudeCode(), { mcpServers: {} });
+    await installCommand("install", { client: "claude-code", transport: "http", profile: "lean" }, deps);
+    assert.equal((servers(claudeCode())["claude-mpm-gateway"] as { url: string }).url, `${ENDPOINT.url}?profile=lean`);
+    await assert.rejects(installCommand("install", { client: "claude-code", transport: "http", profile: "nope" }, deps), /unknown profile "nope"/);
   });
 
   test("Claude Desktop takes no URL entry: a usage error, its file untouched", async () => {
@@ -95,5 +108,16 @@ describe("localHttpEndpoint", () => {
     assert.equal(readFileSync(file, "utf8").trim(), ep.token);
     assert.equal(statSync(file).mode & 0o777, 0o600);
     assert.deepEqual(localHttpEndpoint(paths), ep, "the same token next time");
+  });
+});
+
+describe("the session query", () => {
+  test("profile and max_name_length, read back as written; junk ignored", () => {
+    const url = withSessionQuery("http://127.0.0.1:8765/mcp", { profile: "a b&c", maxNameLength: 40 });
+    assert.equal(url, "http://127.0.0.1:8765/mcp?profile=a+b%26c&max_name_length=40");
+    assert.deepEqual(sessionQueryOf(url), { profile: "a b&c", maxNameLength: 40 });
+    assert.deepEqual(sessionQueryOf("http://h/mcp?max_name_length=-3&profile="), {});
+    assert.deepEqual(sessionQueryOf("http://h/mcp"), {});
+    assert.deepEqual(sessionQueryOf(undefined), {});
   });
 });
