@@ -199,6 +199,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   /** Stops every server, bounded by each one's grace period; the manager serves nothing afterwards. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // A list waiting for a config that will never be applied now (stopped before start) answers at once.
+    this.markApplied();
     this.unwatch?.();
     // A reload in progress must not start servers after this: let it finish (it is bounded) first.
     await this.reloading;
