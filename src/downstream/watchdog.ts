@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { homedir } from "node:os";
+import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
@@ -67,30 +68,23 @@ export function startWatchdog(program: { command: string; args: string[] }): Wat
 export async function runWatchdog(input: Readable): Promise<number> {
   const held = new Map<number, RecordedGroup>();
   let bye = false;
-  let buf = "";
-  input.setEncoding("utf8");
-  await new Promise<void>((done) => {
-    input.on("data", (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) !== -1) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let m: Message;
-        try {
-          m = JSON.parse(line) as Message;
-        } catch {
-          continue;
-        }
-        if (m.op === "add" && m.group && Number.isInteger(m.group.pid)) held.set(m.group.pid, m.group);
-        else if (m.op === "remove") held.delete(m.pid);
-        else if (m.op === "bye") bye = true;
+  // Ends when the pipe closes: the primary said bye, or it is gone (exit, crash, SIGKILL). A broken pipe
+  // is the same news as a closed one.
+  try {
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      let m: Message;
+      try {
+        m = JSON.parse(line) as Message;
+      } catch {
+        continue;
       }
-    });
-    input.once("end", done);
-    input.once("error", done);
-    input.once("close", done);
-  });
+      if (m.op === "add" && m.group && Number.isInteger(m.group.pid)) held.set(m.group.pid, m.group);
+      else if (m.op === "remove") held.delete(m.pid);
+      else if (m.op === "bye") bye = true;
+    }
+  } catch {
+    // read error: handled as the end of the pipe
+  }
   if (bye || held.size === 0) return 0;
   await endGroups([...held.values()], isOurs, WATCHDOG_GRACE_MS);
   return 0;
