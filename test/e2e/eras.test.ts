@@ -78,9 +78,11 @@ const SERVERS = (state: { modern: string; legacy: string; only: string }, port: 
   legacy: { command: process.execPath, args: [fixture("legacy-server.mjs")], env: { LEGACY_STATE: state.legacy } },
   // A legacy server that exits on any request before initialize, as servers built on rmcp do.
   rmcp: { command: process.execPath, args: [fixture("legacy-server.mjs")], env: { LEGACY_ON_PROBE: "exit" } },
+  // One that never answers a request before initialize: on stdio, silence means legacy (after the probe's wait).
+  silent: { command: process.execPath, args: [fixture("legacy-server.mjs")], env: { LEGACY_ON_PROBE: "silence" } },
   remote: { url: `http://127.0.0.1:${port}/mcp` },
 });
-const ALL = ["modern__pid", "only__pid", "legacy__pid", "rmcp__pid", "remote__pid"];
+const ALL = ["modern__pid", "only__pid", "legacy__pid", "rmcp__pid", "silent__pid", "remote__pid"];
 
 describe("clients and downstream servers of both eras", () => {
   const home = tempHome();
@@ -119,7 +121,7 @@ describe("clients and downstream servers of both eras", () => {
       assert.match(textOf(await client.callTool({ name: "legacy__pid", arguments: {} })), /^\d+$/);
     }
     const log = logText(home);
-    for (const [name, era] of [["modern", "modern"], ["only", "modern"], ["remote", "modern"], ["legacy", "legacy"]]) {
+    for (const [name, era] of [["modern", "modern"], ["only", "modern"], ["remote", "modern"], ["legacy", "legacy"], ["silent", "legacy"]]) {
       assert.match(log, new RegExp(`${name}: running \\(.*${era} era`), `${name} in the log`);
     }
     assert.equal(fixtureLines(state.modern, "starts").length, 1);
