@@ -91,6 +91,7 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
     output: child.stdin,
     endOutput: true,
     onWarning: (m) => log.warn(`${name}: ${m}`),
+    settleBetweenMessages: true,
   });
   // The SDK knows a stdio transport by these two members: on stdio a server silent on the era probe is a
   // legacy one, not an outage.

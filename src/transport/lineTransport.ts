@@ -22,6 +22,12 @@ export interface LineTransportOptions {
   onWarning?: (message: string) => void;
   /** Called once when the transport closes, whoever owns `onclose` (the SDK's serving entry takes it over). */
   onClosed?: () => void;
+  /**
+   * Hands over the messages of one read one per event-loop turn. The SDK runs notification handlers a few
+   * microtasks after it receives them but settles a response (and drops its progress handler) at once: a
+   * server's progress that arrives in the same read as its result would reach the handler too late.
+   */
+  settleBetweenMessages?: boolean;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -37,6 +43,8 @@ export class LineTransport implements Transport {
   sessionId?: string;
 
   private closed = false;
+  private readonly inbox: JSONRPCMessage[] = [];
+  private draining = false;
   private readonly splitter: LineSplitter;
   private readonly onData = (chunk: Buffer) => this.splitter.push(chunk);
   private readonly onEnd = () => void this.close();
@@ -123,8 +131,27 @@ export class LineTransport implements Transport {
       // JSON-RPC 2.0 §5: answer with the request's id when one can be read, else with null.
       return this.reject(requestId(value), INVALID_REQUEST, "Invalid Request: not a JSON-RPC 2.0 message");
     }
-    this.onmessage?.(parsed.data);
+    this.deliver(parsed.data);
   }
+
+  private deliver(message: JSONRPCMessage): void {
+    if (!this.opts.settleBetweenMessages) return this.onmessage?.(message);
+    this.inbox.push(message);
+    if (this.draining) return;
+    this.draining = true;
+    this.drain();
+  }
+
+  /** Delivers one message, then waits a turn: the next one (of the same read or a later one) goes after it. */
+  private readonly drain = (): void => {
+    const message = this.inbox.shift();
+    if (message === undefined || this.closed) {
+      this.draining = false;
+      return;
+    }
+    this.onmessage?.(message);
+    setImmediate(this.drain);
+  };
 }
 
 function requestId(value: unknown): string | number | null {

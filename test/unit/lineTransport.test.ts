@@ -55,6 +55,24 @@ async function rig(options: Partial<LineTransportOptions> = {}, readOutput = tru
 const errorOf = (m: Record<string, unknown> | undefined) => (m?.error as { code: number; message: string } | undefined);
 
 describe("LineTransport", () => {
+  test("settleBetweenMessages: work a message starts in microtasks is done before the next message of the same read", async () => {
+    const read = '{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n{"jsonrpc":"2.0","id":1,"result":{}}\n';
+    for (const settle of [false, true]) {
+      const r = await rig({ settleBetweenMessages: settle });
+      // As the SDK does: a notification's handler runs a microtask later, a response is handled at once.
+      const order: string[] = [];
+      r.transport.onmessage = (m) => {
+        if ("method" in m) void Promise.resolve().then(() => order.push("progress handled"));
+        else order.push("response handled");
+      };
+      r.input.write(read);
+      await r.settle();
+      await r.settle();
+      assert.deepEqual(order, settle ? ["progress handled", "response handled"] : ["response handled", "progress handled"]);
+      await r.transport.close();
+    }
+  });
+
   test("a valid request and notification reach the server; send() writes one line each", async () => {
     const r = await rig();
     r.input.write('{"jsonrpc":"2.0","id":1,"method":"tools/list"}\n{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
