@@ -53,9 +53,18 @@ export function recordMtime(file: string): number {
   }
 }
 
-/** Refreshes the record's mtime every HEARTBEAT_MS; returns the stop function. */
-export function startHeartbeat(file: string): () => void {
+/**
+ * Refreshes the record's mtime every HEARTBEAT_MS and, each time, asks `stillHeld` whether the lock is still
+ * ours (a socket file can be deleted under a live primary: a logout emptying $XDG_RUNTIME_DIR, a user
+ * cleaning up); `onLost` is called once when it is not. Returns the stop function.
+ */
+export function startHeartbeat(file: string, stillHeld: () => boolean = () => true, onLost: () => void = () => {}): () => void {
   const timer = setInterval(() => {
+    if (!stillHeld()) {
+      clearInterval(timer);
+      onLost();
+      return;
+    }
     try {
       const now = new Date();
       utimesSync(file, now, now);

@@ -28,6 +28,8 @@ export interface HeldLock {
   /** Records the holder's pid in gateway.lock, for people: the kernel object, not the file, is the lock. */
   notePid(lockFile: string): void;
   release(): Promise<void>;
+  /** False once the lock's kernel object can no longer be found by others (its socket file deleted). */
+  stillHeld?(): boolean;
 }
 
 /** Takes the lock, or returns null at once when another process holds it. */
@@ -57,7 +59,7 @@ async function acquireSocketFile(plan: Extract<LockPlan, { kind: "socket-file" }
   const claimed = await claimSocket(plan.file, plan.display);
   if (!claimed) return null;
   claimed.server.unref();
-  return { plan, server: claimed.server, notePid: (lockFile) => writePid(lockFile), release: claimed.release };
+  return { plan, server: claimed.server, notePid: (lockFile) => writePid(lockFile), release: claimed.release, stillHeld: claimed.stillHeld };
 }
 
 function acquirePipe(plan: Extract<LockPlan, { kind: "pipe" }>): Promise<HeldLock | null> {

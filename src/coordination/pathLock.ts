@@ -45,6 +45,8 @@ export interface ClaimedSocket {
   file: string;
   /** Closes the server, which removes the file. Safe to call twice. */
   release(): Promise<void>;
+  /** True while the file still is the socket this claim bound (not deleted or replaced). */
+  stillHeld(): boolean;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -113,7 +115,8 @@ export async function claimSocket(file: string, display = file): Promise<Claimed
       const server = await bind(file);
       if (server) {
         let released: Promise<void> | undefined;
-        return { server, file, release: () => (released ??= closeServer(server)) };
+        const ino = inodeOf(file);
+        return { server, file, release: () => (released ??= closeServer(server)), stillHeld: () => ino !== undefined && inodeOf(file) === ino };
       }
       const state = await probeSocket(file);
       if (state === "live") return null;

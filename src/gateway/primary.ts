@@ -258,7 +258,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     http = await startPrimaryHttp(paths, httpSessions({ registry, downstream }));
     if (http) instance.http_url = http.url;
     writeInstance(paths.instanceFile, instance);
-    stopHeartbeat = startHeartbeat(paths.instanceFile);
+    // A primary whose socket file was deleted can no longer be found: it steps down so the next one can start.
+    stopHeartbeat = startHeartbeat(paths.instanceFile, () => lock.stillHeld?.() ?? true, () => void shutdown(`its lock ${coords.lock.display} was removed`));
     server = await listenEndpoint(coords.endpoint, onConnection, lock);
   } catch (err) {
     await shutdown(`start failed: ${describeError(err)}`);

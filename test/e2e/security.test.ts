@@ -4,7 +4,7 @@
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/client";
@@ -208,6 +208,23 @@ describe("one primary per state dir, whatever the path", () => {
     await expectNoProcessLeft(install.bin);
   });
 
+  test("a primary whose socket file is deleted steps down, and the next client starts a new one", { timeout: 60_000 }, async () => {
+    const home = tempHome();
+    const a = await connectClient(install, home);
+    await echoThrough(a.client, "first");
+    const old = servingPid(install, home);
+    // What a logout emptying $XDG_RUNTIME_DIR, or a user cleaning up, does.
+    unlinkSync(namesInUse(home)[0]!);
+    await waitFor("the orphaned primary to exit", () => !primaries(install.bin).includes(old), 30_000);
+    const b = await connectClient(install, home);
+    await echoThrough(b.client, "a new primary");
+    assert.notEqual(servingPid(install, home), old);
+    await a.client.close();
+    await b.client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+
   const unshareWorks = asRoot && spawnSync("unshare", ["-n", "true"]).status === 0;
   test("a client in another network namespace (unshare -n) reaches the same primary", { skip: unshareWorks ? false : "unshare -n needs root" }, async () => {
     const home = tempHome();
@@ -248,9 +265,14 @@ describe("install over files it must not take over", () => {
     chmodSync(file, 0o640);
     const r = run(install, home, ["install", "--client", "cursor"]);
     assert.equal(r.status, 0, r.stderr);
+    // Every byte before and after the inserted entry is the user's, unchanged.
     const at = odd.indexOf("}} // the user") + 2;
-    const entry = `,\n    "claude-mpm-gateway": {\n      "command": ${JSON.stringify(install.bin)}\n    }`;
-    assert.equal(readFileSync(file, "utf8"), odd.slice(0, at) + entry + odd.slice(at));
+    const text = readFileSync(file, "utf8");
+    assert.equal(text.slice(0, at), odd.slice(0, at));
+    assert.ok(text.endsWith(odd.slice(at)), text);
+    const inserted = text.slice(at, text.length - odd.slice(at).length);
+    assert.match(inserted, /^,\n {4}"claude-mpm-gateway": \{\n {6}"command": /);
+    assert.equal((JSON.parse(`{${inserted.slice(1)}}`) as Record<string, { command: string }>)["claude-mpm-gateway"]!.command, install.bin);
     assert.equal(statSync(file).mode & 0o777, 0o640);
     assert.equal(run(install, home, ["uninstall", "--client", "cursor"]).status, 0);
     assert.equal(readFileSync(file, "utf8"), odd, "uninstall gives back every byte");

@@ -217,6 +217,9 @@ describe("the Linux socket-file lock, for real", () => {
       const held = await claimSocket(file);
       assert.ok(held, "taken over");
       assert.equal(await probeSocket(file), "live");
+      assert.equal(held.stillHeld(), true);
+      rmSync(file);
+      assert.equal(held.stillHeld(), false, "a deleted socket file is a lost lock");
       await held.release();
       assert.deepEqual(readdirSync(dir), []);
     } finally {
