@@ -15,6 +15,9 @@ const INSTRUCTIONS =
   "claude-mpm-gateway: built-in tools (echo, calculator, system_info, health_check, document_summarizer) " +
   "and the user's downstream MCP servers, whose tools are named <server>__<tool>.";
 
+/** Said to a client in search mode, whose list shows none of the tools themselves. */
+const SEARCH_INSTRUCTIONS = "Its tools are found with search_tools, described with describe_tools and run with call_tool.";
+
 /** What a session is served from: the process's shared parts and this session's own options. */
 export interface SessionDeps {
   /** The tools (built-ins and downstream), shared by every session of the process. */
@@ -58,7 +61,7 @@ export function createSession(deps: SessionDeps): McpServerFactory {
     const { registry, downstream, options } = deps;
     // This client's profile and name limit, applied to every list and call, tools, prompts and resources alike.
     const view = deps.view ?? new SessionView(downstream, options);
-    // Who the client is, for status: a modern request says so in its envelope, a legacy client at initialize.
+    // Who the client is, for status: a modern request says so in its envelope, a legacy client said it at initialize.
     const noteClient = (ctx: ServerContext) => {
       const info = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_INFO_META_KEY] as { name?: unknown } | undefined;
       const name = typeof info?.name === "string" ? info.name : server.getClientVersion()?.name;
@@ -74,7 +77,7 @@ export function createSession(deps: SessionDeps): McpServerFactory {
           completions: {},
           logging: {},
         },
-        instructions: INSTRUCTIONS,
+        instructions: view.searchMode() ? `${INSTRUCTIONS} ${SEARCH_INSTRUCTIONS}` : INSTRUCTIONS,
       },
     );
     const link = linkSession(server, downstream, options?.binding ?? "", era, view);

@@ -68,6 +68,15 @@ export class SessionView {
     }
   }
 
+  /** True when the profile in effect is in search mode (false for an unknown one). */
+  searchMode(): boolean {
+    try {
+      return this.current().search;
+    } catch {
+      return false;
+    }
+  }
+
   /** The name of the profile in effect (none: every tool), for status. */
   profileName(): string | undefined {
     try {

@@ -2,6 +2,7 @@
 // CLAUDE_MPM_HOME, the reference servers behind it.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Client } from "@modelcontextprotocol/client";
 import { connectClient, expectNoProcessLeft, installBinary, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
@@ -158,6 +159,7 @@ describe("sessions with a profile", () => {
   test("search mode: three tools; search finds everything__echo; call_tool is a direct call, errors included", async () => {
     const { client } = await open(["--profile", "lean"]);
     assert.deepEqual((await client.listTools()).tools.map((t) => t.name), ["search_tools", "describe_tools", "call_tool"]);
+    assert.match(client.getInstructions() ?? "", /found with search_tools, described with describe_tools and run with call_tool/);
     const found = textOf(await client.callTool({ name: "search_tools", arguments: { query: "echo a message" } }));
     const names = found.split("\n").slice(1).map((l) => l.split(":")[0]);
     assert.ok(names.slice(0, 3).includes("everything__echo"), found);
@@ -228,5 +230,18 @@ describe("hot reload of a profile", () => {
     writeConfig(home, JSON.stringify({ mcpServers: { everything: SERVERS.everything() }, profiles: { p: { search: true } } }));
     const listed = () => client.listTools().then((r) => r.tools.map((t) => t.name).join(), () => "");
     await waitFor("search mode", async () => (await listed()) === "search_tools,describe_tools,call_tool");
+  });
+});
+
+describe("install --profile", () => {
+  test("the client's entry launches the gateway with the profile; Cursor's carries its name limit", () => {
+    const home = homeWith({ mcpServers: {}, profiles: PROFILES });
+    mkdirSync(join(home, ".cursor"));
+    const r = run(install, home, ["install", "--client", "cursor", "--profile", "lean"]);
+    assert.equal(r.status, 0, r.stderr);
+    const entry = (JSON.parse(readFileSync(join(home, ".cursor", "mcp.json"), "utf8")) as { mcpServers: Record<string, unknown> }).mcpServers["claude-mpm-gateway"];
+    assert.deepEqual(entry, { command: install.bin, args: ["--profile", "lean", "--max-name-length", "41"] });
+    const refused = run(install, home, ["install", "--client", "cursor", "--profile", "codin", "--name", "other"]);
+    assert.deepEqual(refused, { status: 2, stdout: "", stderr: `claude-mpm-gateway: unknown profile "codin": ${configPath(home)} defines "coding", "lean"\n` });
   });
 });
