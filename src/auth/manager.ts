@@ -106,7 +106,9 @@ export class OAuthManager extends EventEmitter {
    */
   authProvider(name: string): AuthProvider {
     let handedOut: string | undefined;
-    // Asked for at each connect: a grant obtained earlier is kept fresh from now on.
+    // Asked for at each connect: a grant obtained earlier is kept fresh from now on, and whether the server
+    // needs a sign-in is found out afresh (its 401 says so again if it does).
+    this.challenged.delete(name);
     this.schedule(name);
     return {
       token: async () => {
@@ -260,7 +262,6 @@ export class OAuthManager extends EventEmitter {
     const client = s.oauth?.clientId ? { client_id: s.oauth.clientId, ...(s.oauth.clientSecret ? { client_secret: s.oauth.clientSecret } : {}) } : c.client;
     const revoked = await revokeGrant(c, client);
     this.store.remove(name);
-    this.challenged.set(name, "signed out");
     this.emit("signedOut", name);
     return revoked;
   }

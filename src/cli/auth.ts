@@ -6,7 +6,7 @@ import { sendAuthRequest, type AuthEvent, type AuthRequest } from "../auth/contr
 import { OAuthManager, type AuthStatus, type RemoteServer } from "../auth/manager.js";
 import { connectToPrimary, coordinatesFor, tryConnect } from "../coordination/client.js";
 import type { StatePaths } from "../coordination/paths.js";
-import { loadConfig } from "../downstream/config.js";
+import { loadConfig, remoteEntry, remoteServersOf } from "../downstream/config.js";
 import { GatewayError } from "../errors.js";
 import { EXIT } from "./exitCodes.js";
 
@@ -16,19 +16,12 @@ const err = (s: string) => process.stderr.write(s + "\n");
 /** How long a terminal waits for the user to finish in the browser (the primary's own flow timeout, plus a margin). */
 const LOGIN_WAIT_MS = 11 * 60_000;
 
-/** The config's remote servers, as the OAuth side sees them. */
-export function remoteServers(paths: StatePaths): RemoteServer[] {
-  return Object.entries(loadConfig(paths.configFile).mcpServers).flatMap(([name, s]) =>
-    s.type === "http" ? [{ name, url: s.url, headers: s.headers, ...(s.oauth ? { oauth: s.oauth } : {}) }] : [],
-  );
-}
-
 function remote(paths: StatePaths, name: string): RemoteServer {
-  const all = loadConfig(paths.configFile).mcpServers;
-  const s = all[name];
+  const s = loadConfig(paths.configFile).mcpServers[name];
   if (!s) throw new GatewayError("USAGE", `no server "${name}" in ${paths.configFile}`);
-  if (s.type !== "http") throw new GatewayError("USAGE", `"${name}" is a local server: sign-in applies to remote servers (with a "url")`);
-  return { name, url: s.url, headers: s.headers, ...(s.oauth ? { oauth: s.oauth } : {}) };
+  const r = remoteEntry(name, s);
+  if (!r) throw new GatewayError("USAGE", `"${name}" is a local server: sign-in applies to remote servers (with a "url")`);
+  return r;
 }
 
 async function ask(paths: StatePaths, req: AuthRequest, onEvent: (e: AuthEvent) => void, start: boolean, timeoutMs: number): Promise<boolean> {
@@ -85,7 +78,7 @@ export async function authStatusCommand(paths: StatePaths, json: boolean): Promi
   await ask(paths, { op: "auth-status" }, (e) => (e.event === "error" ? failed(e) : e.event === "status" ? (servers = e.servers) : undefined), false, 10_000);
   if (!servers) {
     const manager = new OAuthManager(join(paths.stateDir, "oauth"), () => undefined);
-    servers = remoteServers(paths).map((s) => manager.status(s));
+    servers = remoteServersOf(paths.configFile).map((s) => manager.status(s));
   }
   if (json) {
     out(JSON.stringify(servers, null, 2));

@@ -3,6 +3,7 @@ import * as z from "zod";
 import { GatewayError } from "../errors.js";
 import { parseProfiles, type Profile } from "./profileConfig.js";
 import type { OAuthSettings } from "../auth/provider.js";
+import type { RemoteServer } from "../auth/manager.js";
 
 /** A downstream server run as a child process speaking MCP on its stdio. */
 export interface StdioServerConfig {
@@ -153,4 +154,14 @@ export function loadConfig(file: string): GatewayConfig {
 /** True when two server configs would run the same thing (a hot reload leaves such a server alone). */
 export function sameServer(a: ServerConfig, b: ServerConfig): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A remote entry as the OAuth side sees it (undefined for a local server). */
+export function remoteEntry(name: string, s: ServerConfig): RemoteServer | undefined {
+  return s.type === "http" ? { name, url: s.url, headers: s.headers, ...(s.oauth ? { oauth: s.oauth } : {}) } : undefined;
+}
+
+/** Every remote server of a config file, in file order. */
+export function remoteServersOf(file: string): RemoteServer[] {
+  return Object.entries(loadConfig(file).mcpServers).flatMap(([name, s]) => remoteEntry(name, s) ?? []);
 }

@@ -23,7 +23,7 @@ import { GATEWAY_NAME } from "../version.js";
 import type { ToolProvider } from "../tools/registry.js";
 import { errorResult, unknownToolResult, type CallOrigin, type ToolContext } from "../tools/types.js";
 import { Catalog, templateMatches } from "./catalog.js";
-import { loadConfig, sameServer, type GatewayConfig } from "./config.js";
+import { loadConfig, remoteEntry, sameServer, type GatewayConfig } from "./config.js";
 import type { Profile } from "./profileConfig.js";
 import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
 import { DEFAULT_TIMING, Downstream, type Timing } from "./downstream.js";
@@ -230,12 +230,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   /** A remote server of the config, as the OAuth side sees it. */
   remoteServer(name: string): RemoteServer | undefined {
     const cfg = this.servers.get(name)?.config;
-    return cfg?.type === "http" ? { name, url: cfg.url, headers: cfg.headers, ...(cfg.oauth ? { oauth: cfg.oauth } : {}) } : undefined;
-  }
-
-  /** Every remote server of the config. */
-  remoteServers(): RemoteServer[] {
-    return [...this.servers.keys()].flatMap((name) => this.remoteServer(name) ?? []);
+    return cfg && remoteEntry(name, cfg);
   }
 
   /** Per-server health for `status`. */
@@ -283,10 +278,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     connected: async (d: Downstream, client: Client) => {
       await Promise.all([this.logLevels.apply(client), this.subscriptions.restore(client, (uri) => serves(d, uri))]);
     },
-    // A static Authorization header in the config is the user's choice: no OAuth over it.
-    authProvider: (d: Downstream) =>
-      d.config.type === "http" && !Object.keys(d.config.headers).some((h) => h.toLowerCase() === "authorization") ? this.oauth?.authProvider(d.name) : undefined,
-    needsSignIn: (d: Downstream) => this.oauth?.needsSignIn(d.name) ?? false,
+    authProvider: (d: Downstream) => (usesOAuth(d) ? this.oauth?.authProvider(d.name) : undefined),
+    needsSignIn: (d: Downstream) => usesOAuth(d) && (this.oauth?.needsSignIn(d.name) ?? false),
     eras: new EraCache<PriorDiscovery>(),
   };
 
@@ -508,6 +501,11 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   prompts(): Prompt[] {
     return this.catalog.prompts;
   }
+}
+
+/** A remote server without its own Authorization header (the user's choice, used as it is) goes through OAuth. */
+function usesOAuth(d: Downstream): boolean {
+  return d.config.type === "http" && !Object.keys(d.config.headers).some((h) => h.toLowerCase() === "authorization");
 }
 
 /** The namespace prefix of a server's tools. */

@@ -22,6 +22,7 @@ import { SessionView } from "../profiles/sessionView.js";
 import { createDownstream, createRegistry } from "./services.js";
 import { httpSessions, startPrimaryHttp, type HttpService } from "./httpServe.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
+import { remoteServersOf } from "../downstream/config.js";
 
 const log = logger("primary");
 
@@ -176,7 +177,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       if (isAuthRequest(msg)) {
         flows++;
         clearTimeout(lingerTimer);
-        void serveAuthRequest(msg, oauth, () => downstream.remoteServers(), (e) => socket.write(JSON.stringify(e) + "\n")).finally(() => {
+        void serveAuthRequest(msg, oauth, () => remoteServersOf(paths.configFile), (e) => socket.write(JSON.stringify(e) + "\n")).finally(() => {
           socket.end();
           flows--;
           if (!stopping) armLinger();

@@ -122,6 +122,11 @@ describe("OAuth manager", () => {
     assert.equal(await manager.logout("docs"), "revoked");
     assert.ok(as.revocations.includes(rt));
     assert.equal(existsSync(manager.store.pathOf("docs")), false);
+    // Nothing is stored any more; the server's next 401 makes it "needs sign-in" without a request to the AS.
+    assert.equal(manager.status(remote).state, "none");
+    const requests = as.tokenRequests.length;
+    assert.equal(await manager.refresh("docs"), false);
     assert.equal(manager.status(remote).state, "needs-sign-in");
+    assert.equal(as.tokenRequests.length, requests);
   });
 });
