@@ -2,11 +2,13 @@
 // servers, with all tools, a filtered profile and search mode; and what counting costs the binary.
 // Run: node --import tsx bench/tokens.ts (after node build.mjs)
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { Client } from "@modelcontextprotocol/client";
+import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { build } from "esbuild";
-import { fmt, machine, median, writeSection } from "./lib.js";
+import { fmt, machine, median, rssMiB, writeSection } from "./lib.js";
 
 const BIN = resolve("dist/claude-mpm-gateway");
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -59,6 +61,30 @@ async function bundleShare(): Promise<{ tokenizer: number; total: number }> {
 
 const MB = (bytes: number) => `${(bytes / 1e6).toFixed(2)} MB`;
 
+/** The primary's resident memory before and after its first `status` with a session connected (the tokenizer loads). */
+async function statusCost(home: string): Promise<{ before: number; after: number; first: number; next: number }> {
+  const env = { PATH: "/usr/bin:/bin", HOME: home, CLAUDE_MPM_HOME: home };
+  const client = new Client({ name: "bench", version: "1" });
+  await client.connect(new StdioClientTransport({ command: BIN, args: [], env, stderr: "ignore" }));
+  try {
+    await client.listTools();
+    const pid = Number((JSON.parse(readFileSync(join(home, "mcp", "gateway.json"), "utf8")) as { pid: number }).pid);
+    await new Promise((r) => setTimeout(r, 1000));
+    const before = rssMiB(pid).rss;
+    const timed = () => {
+      const t0 = performance.now();
+      execFileSync(BIN, ["status", "--json"], { env, stdio: "ignore" });
+      return performance.now() - t0;
+    };
+    const first = timed();
+    const after = rssMiB(pid).rss;
+    return { before, after, first, next: timed() };
+  } finally {
+    await client.close();
+    spawnSync(BIN, ["stop"], { env, stdio: "ignore" });
+  }
+}
+
 async function main() {
   const rows: string[] = [];
   for (const servers of [["everything"], ["memory"], ["filesystem"], ["everything", "memory", "filesystem"]]) {
@@ -89,6 +115,7 @@ async function main() {
     }
   }
   const share = await bundleShare();
+  const cost = await statusCost(homeFor([]));
   writeSection(
     "Context cost of tools/list (bench/tokens.ts)",
     `${machine()}; counts from \`tools --tokens --json\` of the built binary.
@@ -108,7 +135,9 @@ Search mode lists the same three tools whatever is behind the gateway, so its co
 Counting: \`tools\` ${fmt(median(plain))} against \`tools --tokens\` ${fmt(median(counted))} (median of ${RUNS}, interleaved,
 no downstream server): loading the tokenizer and counting cost ${fmt(median(counted) - median(plain))}, paid only by what counts
 (the bridge never loads it). The tokenizer (gpt-tokenizer, pure JavaScript: no wasm, no native addon) is ${MB(share.tokenizer)} of the
-${MB(share.total)} bundle.`,
+${MB(share.total)} bundle. \`status\` counts each session's tools in the primary: its first one (a session connected,
+no downstream server) took ${fmt(cost.first)} and the next ${fmt(cost.next)}; the primary's RSS went from ${cost.before.toFixed(1)} MiB to
+${cost.after.toFixed(1)} MiB once the tokenizer was loaded, and stays so.`,
   );
   rmSync(tmp, { recursive: true, force: true });
 }
