@@ -87,7 +87,7 @@ export function linkSession(
     const modern = envelope !== undefined;
     const requestState = ctx.mcpReq.requestState<string>();
     const inputResponses = ctx.mcpReq.inputResponses;
-    const logLevel = modern ? (envelope[LOG_LEVEL_META_KEY] as LoggingLevel | undefined) : level;
+    const requestLevel = modern ? (envelope[LOG_LEVEL_META_KEY] as LoggingLevel | undefined) : undefined;
     return {
       sessionId: id,
       ...(ctx.mcpReq._meta?.progressToken !== undefined ? { progressToken: ctx.mcpReq._meta.progressToken } : {}),
@@ -95,7 +95,10 @@ export function linkSession(
       request: (r, signal) => ctx.mcpReq.send(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
       clientCapabilities: () => (modern ? (envelope[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : server.getClientCapabilities()),
       era: modern ? "modern" : "legacy",
-      ...(logLevel ? { logLevel } : {}),
+      // Read when a message comes: a legacy session's level may be set while its call runs (a replay does so).
+      get logLevel() {
+        return modern ? requestLevel : level;
+      },
       binding,
       ...(requestState !== undefined || inputResponses !== undefined ? { retry: { requestState, inputResponses } } : {}),
     };

@@ -9,6 +9,7 @@ import { Client as ClientClass, type Client } from "@modelcontextprotocol/client
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, primaries, processesOf, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { fixtureLines, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
+import { RawSession } from "./rawSession.js";
 
 let install: Install;
 before(() => {
@@ -297,5 +298,47 @@ describe("one instance per session", () => {
     stopGateway(install, home);
     await expectNoProcessLeft(install.bin);
     await waitFor("no instance left", () => markedProcesses(marker).length === 0, 10_000);
+  });
+});
+
+describe("a legacy client's session across a takeover", () => {
+  test("its log level is replayed to the next primary: log messages keep coming after kill -9", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
+    const s = new RawSession(install, home);
+    await s.initialize();
+    await s.request(1, "logging/setLevel", { level: "info" });
+    let id = 1;
+    /**
+     * Calls flaky__log and returns the log messages that came with the call. A call the bridge wrote to the
+     * killed primary before it saw the connection close is answered with an error: that call is made again.
+     */
+    const logged = async (message: string): Promise<unknown[]> => {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const mine = ++id;
+        s.send({ jsonrpc: "2.0", id: mine, method: "tools/call", params: { name: "flaky__log", arguments: { message } } });
+        const data: unknown[] = [];
+        for (;;) {
+          const msg = await s.next(30_000);
+          if (msg.method === "notifications/message") data.push((msg.params as { data: unknown }).data);
+          if (msg.id !== mine) continue;
+          if (!("error" in msg)) return data;
+          break;
+        }
+      }
+      throw new Error("three calls in a row were answered with an error");
+    };
+    assert.deepEqual(await logged("before"), ["before"]);
+    const first = Number(readGatewayJson(home)?.pid);
+    process.kill(first, "SIGKILL");
+    await waitFor("the old primary gone", () => !processesOf(install.bin).some((p) => p.pid === first), 10_000);
+    // The bridge replays initialize and the level the client set; without the level, no message would come.
+    assert.deepEqual(await logged("after takeover"), ["after takeover"]);
+    assert.notEqual(Number(readGatewayJson(home)?.pid), first);
+    s.end();
+    await s.exited;
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
   });
 });
