@@ -8,10 +8,14 @@ import { createMcpHttp } from "../http/mcpHttp.js";
 import { listenHttp } from "../http/server.js";
 import { sessionQueryOf } from "../http/sessionQuery.js";
 import { ensureHttpToken, httpTokenPath } from "../http/tokens.js";
+import type { ListKind } from "../downstream/manager.js";
 import { createDownstream, createRegistry } from "./services.js";
 import { createSession, type SessionDeps } from "./session.js";
 
 const log = logger("http");
+
+/** What HTTP sessions are served from: the process's shared registry and downstream servers. */
+export type HttpSessionDeps = Omit<SessionDeps, "options" | "view">;
 
 /** An HTTP endpoint serving the gateway's sessions. */
 export interface HttpService {
@@ -27,17 +31,37 @@ export interface HttpService {
  * set by the endpoint after the guard), so the requestState a session hands out serves only that token,
  * and seen through the profile and name limit the request's URL asks for (`?profile=`, `?max_name_length=`).
  */
-export function httpSessions(deps: Omit<SessionDeps, "options">): McpServerFactory {
+export function httpSessions(deps: HttpSessionDeps): McpServerFactory {
   return (ctx) => createSession({ ...deps, options: { ...sessionQueryOf(ctx.requestInfo?.url), binding: ctx.authInfo?.clientId ?? "" } })(ctx);
 }
 
-/** Serves `factory` over Streamable HTTP at `address`, both eras, behind the Origin/Host/token guard. */
-export async function serveHttp(factory: McpServerFactory, address: ListenAddress, tokens: readonly string[]): Promise<HttpService> {
-  const mcp = createMcpHttp(factory);
+/**
+ * Serves the gateway's sessions over Streamable HTTP at `address`, both eras, behind the Origin/Host/token
+ * guard. A modern client hears of changes only on its `subscriptions/listen` streams, which the SDK's
+ * handler feeds from its event bus (a per-request instance has no stream of its own to send on): the
+ * downstream side's change events are published there. Legacy sessions hear them from their own instance.
+ */
+export async function serveHttp(deps: HttpSessionDeps, address: ListenAddress, tokens: readonly string[]): Promise<HttpService> {
+  const mcp = createMcpHttp(httpSessions(deps));
+  const onListChanged = (kinds: ListKind[]) => {
+    for (const kind of kinds) {
+      if (kind === "tools") mcp.notify.toolsChanged();
+      else if (kind === "prompts") mcp.notify.promptsChanged();
+      else mcp.notify.resourcesChanged();
+    }
+  };
+  const onUpdated = (uri: string) => mcp.notify.resourceUpdated(uri);
+  deps.downstream?.on("listChanged", onListChanged);
+  deps.downstream?.on("resourceUpdated", onUpdated);
+  const unhook = () => {
+    deps.downstream?.off("listChanged", onListChanged);
+    deps.downstream?.off("resourceUpdated", onUpdated);
+  };
   let endpoint;
   try {
     endpoint = await listenHttp({ ...address, tokens, handle: mcp.handle });
   } catch (err) {
+    unhook();
     await mcp.close();
     throw err;
   }
@@ -45,7 +69,7 @@ export async function serveHttp(factory: McpServerFactory, address: ListenAddres
   return {
     url: endpoint.url,
     sessions: () => mcp.legacySessions(),
-    close: (drainMs) => (closing ??= endpoint.close(drainMs).then(() => mcp.close())),
+    close: (drainMs) => (closing ??= endpoint.close(drainMs).then(() => (unhook(), mcp.close()))),
   };
 }
 
@@ -55,7 +79,7 @@ export async function serveHttp(factory: McpServerFactory, address: ListenAddres
  * endpoint cannot start (a port in use): stdio clients are served all the same, and the log says why.
  * A config that cannot be read leaves it off too: the downstream side reports that config's problem.
  */
-export async function startPrimaryHttp(paths: StatePaths, factory: McpServerFactory): Promise<HttpService | undefined> {
+export async function startPrimaryHttp(paths: StatePaths, deps: HttpSessionDeps): Promise<HttpService | undefined> {
   let port: number | undefined;
   try {
     port = loadConfig(paths.configFile).http?.port;
@@ -65,7 +89,7 @@ export async function startPrimaryHttp(paths: StatePaths, factory: McpServerFact
   if (port === undefined) return undefined;
   try {
     const token = ensureHttpToken(httpTokenPath(paths));
-    return await serveHttp(factory, { host: "127.0.0.1", port }, [token]);
+    return await serveHttp(deps, { host: "127.0.0.1", port }, [token]);
   } catch (err) {
     log.error(`HTTP endpoint off: ${describeError(err)}`);
     return undefined;
@@ -81,7 +105,7 @@ export async function runHttpServer(opts: { paths: StatePaths; address: ListenAd
   const registry = createRegistry("serve", opts.paths, () => service?.sessions() ?? 0);
   const downstream = createDownstream(opts.paths, registry);
   try {
-    service = await serveHttp(httpSessions({ registry, downstream }), opts.address, opts.tokens);
+    service = await serveHttp({ registry, downstream }, opts.address, opts.tokens);
   } catch (err) {
     await downstream.stop();
     throw err;

@@ -20,7 +20,7 @@ import { createSession, serveSession, type SessionHandle, type SessionOptions } 
 import { sessionStatus } from "../profiles/sessionStatus.js";
 import { SessionView } from "../profiles/sessionView.js";
 import { createDownstream, createRegistry } from "./services.js";
-import { httpSessions, startPrimaryHttp, type HttpService } from "./httpServe.js";
+import { startPrimaryHttp, type HttpService } from "./httpServe.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 import { remoteServersOf } from "../downstream/config.js";
 
@@ -256,7 +256,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   try {
     writeToken(paths.tokenFile, token);
-    http = await startPrimaryHttp(paths, httpSessions({ registry, downstream }));
+    http = await startPrimaryHttp(paths, { registry, downstream });
     if (http) instance.http_url = http.url;
     writeInstance(paths.instanceFile, instance);
     // A primary whose socket file was deleted can no longer be found: it steps down so the next one can start.

@@ -109,6 +109,30 @@ test("a profile in the URL (?profile=): that client sees the profile's tools, bo
   await expectNoProcessLeft(install.bin);
 });
 
+test("change notifications: a modern client's listen stream and a legacy session both hear tools/list_changed when config.json gains a server", async () => {
+  const home = tempHome();
+  writeConfig(home, {});
+  const s = await serve(home, ["--http", "127.0.0.1:0"]);
+  const modern = await connectHttp(s.url, TOKEN, "auto");
+  const legacy = await connectHttp(s.url, TOKEN, "legacy");
+  try {
+    const heard = { modern: 0, legacy: 0 };
+    modern.client.setNotificationHandler("notifications/tools/list_changed", async () => void heard.modern++);
+    legacy.client.setNotificationHandler("notifications/tools/list_changed", async () => void heard.legacy++);
+    assert.deepEqual((await modern.client.listen({ toolsListChanged: true })).honoredFilter, { toolsListChanged: true });
+    await new Promise((r) => setTimeout(r, 500)); // the legacy client's GET stream is open by now
+    writeConfig(home, { everything: SERVERS.everything() });
+    await waitFor("tools/list_changed on both", () => heard.modern > 0 && heard.legacy > 0, 30_000);
+    assert.ok((await modern.client.listTools()).tools.some((t) => t.name === "everything__echo"));
+  } finally {
+    await modern.client.close();
+    await legacy.client.close();
+    s.child.kill("SIGTERM");
+    await s.exited;
+  }
+  await expectNoProcessLeft(install.bin);
+});
+
 test("serve --http beyond loopback without a token: refused at start, nothing listens", async () => {
   const home = tempHome();
   for (const addr of ["0.0.0.0:0", "[::]:0"]) {
