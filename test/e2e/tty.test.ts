@@ -2,10 +2,10 @@
 // The terminal is a real pty, made by util-linux's `script` (in Debian's essential set).
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { expectNoProcessLeft, gatewayEnv, installBinary, tempHome, waitFor, stopGateway, type Install } from "./harness.js";
+import { expectNoProcessLeft, gatewayEnv, installBinary, run, tempHome, waitFor, stopGateway, type Install } from "./harness.js";
 
 const INIT = JSON.stringify({
   jsonrpc: "2.0",
@@ -48,6 +48,33 @@ test("in a terminal: a notice on stderr, and a client that speaks is still serve
     assert.doesNotMatch(screen, /MCP server, waiting/, "the notice is not on stdout");
 
     term.stdin.write("\x04"); // Ctrl-D: end of input at the terminal ends the bridge
+    assert.equal(await exited, 0);
+  } finally {
+    term.kill("SIGKILL");
+    stopGateway(install, home);
+  }
+  await expectNoProcessLeft(install.bin);
+});
+
+test("in a terminal with the HTTP endpoint on: the notice names its URL", { skip: !hasScript && "no util-linux script" }, async () => {
+  const home = tempHome();
+  mkdirSync(join(home, "mcp"), { recursive: true, mode: 0o700 });
+  writeFileSync(join(home, "mcp", "config.json"), JSON.stringify({ http: { port: 0 }, mcpServers: {} }));
+  // The gateway already runs (its endpoint keeps it up), so the notice need not wait for a start.
+  assert.equal(run(install, home, ["restart"]).status, 0);
+  const errFile = join(home, "stderr.txt");
+  const term = spawn("script", ["-qfc", `exec '${install.bin}' 2>'${errFile}'`, "/dev/null"], {
+    env: { ...gatewayEnv(install, home), PATH: `${install.dir}:/usr/bin:/bin`, SHELL: "/bin/sh" },
+  });
+  term.stdout.resume();
+  const exited = new Promise<number | null>((r) => term.on("close", r));
+  const stderr = () => (existsSync(errFile) ? readFileSync(errFile, "utf8") : "");
+  try {
+    await waitFor("the terminal notice", () => stderr().includes("--help"), 15_000);
+    const url = (JSON.parse(readFileSync(join(home, "mcp", "gateway.json"), "utf8")) as { http_url: string }).http_url;
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    assert.ok(stderr().includes(`or connect to ${url} with the bearer token in the state dir`), stderr());
+    term.stdin.write("\x04");
     assert.equal(await exited, 0);
   } finally {
     term.kill("SIGKILL");
