@@ -144,8 +144,12 @@ describe("linux-arm64 under qemu-user", { skip }, () => {
       const serving = Number(readGatewayJson(home)?.pid);
       // The losers of the lock race exit at once; "at once" under emulation on a busy machine takes a while.
       await expectPrimaries(install.bin, [serving], 60_000);
-      const bridges = processesOf(install.bin).filter((p) => !p.args.includes("--primary"));
+      // The bridges are the processes started with no arguments (the primary has its watchdog beside it).
+      const bridges = processesOf(install.bin).filter((p) => p.args.length === 0);
       assert.equal(bridges.length, 5, JSON.stringify(processesOf(install.bin)));
+    } catch (err) {
+      killProcessesOf(install.bin);
+      throw err;
     } finally {
       await Promise.all(clients.map((c) => c.close()));
     }
