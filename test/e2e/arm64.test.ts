@@ -11,17 +11,18 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
 import {
+  bridges,
   echoThrough,
   expectNoProcessLeft,
   expectPrimaries,
   gatewayEnv,
   installBinary,
   killProcessesOf,
-  primaries,
   processesOf,
   readGatewayJson,
   tempHome,
   waitFor,
+  watchdogs,
   type Install,
   type RunResult,
 } from "./harness.js";
@@ -83,6 +84,16 @@ async function stop(home: string): Promise<void> {
   await expectNoProcessLeft(install.bin, 30_000);
 }
 
+/** Runs a test's body; if it fails, kills what it started so the next test does not find its primary. */
+async function cleanly(body: () => Promise<void>): Promise<void> {
+  try {
+    await body();
+  } catch (err) {
+    killProcessesOf(install.bin);
+    throw err;
+  }
+}
+
 /** Without binfmt, the primary is started under qemu by the test, as a bridge would have started it. */
 async function startPrimaryByHand(home: string): Promise<void> {
   if (emulation.mode !== "qemu") return;
@@ -114,74 +125,73 @@ describe("linux-arm64 under qemu-user", { skip }, () => {
     assert.equal(r.stderr, "");
   });
 
-  test("a real MCP client's session: list, call, status of the running primary, stop", async () => {
-    const home = tempHome();
-    await startPrimaryByHand(home);
-    const client = await connect(home);
-    try {
-      const { tools } = await client.listTools(undefined, { timeout: 120_000 });
-      assert.ok(tools.some((t) => t.name === "echo"), tools.map((t) => t.name).join());
-      await echoThrough(client, "hello from arm64");
-      const [primary] = primaries(install.bin);
-      assert.ok(primary, "an arm64 primary runs");
-      const status = await runArm(home, ["status", "--json"]);
-      assert.equal(status.status, 0, status.stdout + status.stderr);
-      const json = JSON.parse(status.stdout) as { pid: number; version: string; sessions: number };
-      assert.equal(json.pid, primary);
-      assert.equal(json.version, VERSION);
-      assert.equal(json.sessions, 1);
-    } finally {
-      await client.close();
-    }
-    await stop(home);
-  });
+  test("a real MCP client's session: list, call, status of the running primary, stop", () =>
+    cleanly(async () => {
+      const home = tempHome();
+      await startPrimaryByHand(home);
+      const client = await connect(home);
+      try {
+        const { tools } = await client.listTools(undefined, { timeout: 120_000 });
+        assert.ok(tools.some((t) => t.name === "echo"), tools.map((t) => t.name).join());
+        await echoThrough(client, "hello from arm64");
+        const status = await runArm(home, ["status", "--json"]);
+        assert.equal(status.status, 0, status.stdout + status.stderr);
+        const json = JSON.parse(status.stdout) as { pid: number; version: string; sessions: number };
+        // The pid status reports is the one arm64 primary left once any loser of the start race (a bridge
+        // under emulation starts another when the first is slow to take the lock) has exited.
+        await expectPrimaries(install.bin, [json.pid], 60_000);
+        assert.equal(json.version, VERSION);
+        assert.equal(json.sessions, 1);
+      } finally {
+        await client.close();
+      }
+      await stop(home);
+    }));
 
-  test("five clients started at once share one primary", { skip: needsBinfmt }, async () => {
-    const home = tempHome();
-    const clients = await Promise.all([0, 1, 2, 3, 4].map(() => connect(home)));
-    try {
-      await Promise.all(clients.map((c, i) => echoThrough(c, `racer ${i}`)));
-      const serving = Number(readGatewayJson(home)?.pid);
-      // The losers of the lock race exit at once; "at once" under emulation on a busy machine takes a while.
-      await expectPrimaries(install.bin, [serving], 60_000);
-      // The bridges are the processes started with no arguments (the primary has its watchdog beside it).
-      const bridges = processesOf(install.bin).filter((p) => p.args.length === 0);
-      assert.equal(bridges.length, 5, JSON.stringify(processesOf(install.bin)));
-    } catch (err) {
-      killProcessesOf(install.bin);
-      throw err;
-    } finally {
-      await Promise.all(clients.map((c) => c.close()));
-    }
-    await stop(home);
-  });
+  test("five clients started at once share one primary", { skip: needsBinfmt }, () =>
+    cleanly(async () => {
+      const home = tempHome();
+      const clients = await Promise.all([0, 1, 2, 3, 4].map(() => connect(home)));
+      try {
+        await Promise.all(clients.map((c, i) => echoThrough(c, `racer ${i}`)));
+        const serving = Number(readGatewayJson(home)?.pid);
+        // The losers of the lock race exit at once; "at once" under emulation on a busy machine takes a while.
+        await expectPrimaries(install.bin, [serving], 60_000);
+        // Besides the five bridges, the primary that serves has its watchdog (a loser never starts one).
+        assert.equal(bridges(install.bin).length, 5, JSON.stringify(processesOf(install.bin)));
+        await waitFor("the serving primary's one watchdog", () => watchdogs(install.bin).length === 1, 60_000);
+      } finally {
+        await Promise.all(clients.map((c) => c.close()));
+      }
+      await stop(home);
+    }));
 
-  test("kill -9 of the primary: the next call is served by a new primary, in the same session", { skip: needsBinfmt }, async () => {
-    const home = tempHome();
-    const client = await connect(home);
-    try {
-      await echoThrough(client, "before");
-      const first = Number(readGatewayJson(home)?.pid);
-      // A bridge whose primary has not taken the lock within 2 s starts another: under emulation some are
-      // still on their way to losing the lock race.
-      await expectPrimaries(install.bin, [first], 60_000);
-      // A call in flight when the primary dies is answered with an error (frozen first, so it surely is in
-      // flight); once the bridge has said so it knows, and the next call starts the next primary.
-      process.kill(first, "SIGSTOP");
-      const inFlight = client.callTool({ name: "echo", arguments: { message: "in flight" } }, { timeout: 120_000 });
-      await new Promise((r) => setTimeout(r, 2000));
-      process.kill(first, "SIGKILL");
-      await assert.rejects(inFlight, (err: { code?: number }) => err.code === -32603);
-      await echoThrough(client, "after");
-      const second = Number(readGatewayJson(home)?.pid);
-      assert.notEqual(second, first);
-      await expectPrimaries(install.bin, [second], 60_000);
-    } catch (err) {
-      killProcessesOf(install.bin);
-      throw err;
-    } finally {
-      await client.close();
-    }
-    await stop(home);
-  });
+  test("kill -9 of the primary: the next call is served by a new primary, in the same session", { skip: needsBinfmt }, () =>
+    cleanly(async () => {
+      const home = tempHome();
+      const client = await connect(home);
+      try {
+        await echoThrough(client, "before");
+        const first = Number(readGatewayJson(home)?.pid);
+        // A bridge whose primary has not taken the lock within 2 s starts another: under emulation some are
+        // still on their way to losing the lock race.
+        await expectPrimaries(install.bin, [first], 60_000);
+        // A call in flight when the primary dies is answered with an error (frozen first, so it surely is in
+        // flight); once the bridge has said so it knows, and the next call starts the next primary.
+        process.kill(first, "SIGSTOP");
+        const inFlight = client.callTool({ name: "echo", arguments: { message: "in flight" } }, { timeout: 120_000 });
+        await new Promise((r) => setTimeout(r, 2000));
+        process.kill(first, "SIGKILL");
+        await assert.rejects(inFlight, (err: { code?: number }) => err.code === -32603);
+        await echoThrough(client, "after");
+        const second = Number(readGatewayJson(home)?.pid);
+        assert.notEqual(second, first);
+        await expectPrimaries(install.bin, [second], 60_000);
+        // The killed primary's watchdog saw its pipe close and left; only the new primary's runs.
+        await waitFor("one watchdog, the new primary's", () => watchdogs(install.bin).length === 1, 60_000);
+      } finally {
+        await client.close();
+      }
+      await stop(home);
+    }));
 });

@@ -15,7 +15,7 @@ import {
   expectPrimaries,
   isAlive,
   primaries,
-  processesOf,
+  bridges,
   readGatewayJson,
   run,
   servingPid,
@@ -192,9 +192,9 @@ describe("bridge", () => {
       });
       writeSync(writer, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "sh", version: "1" } } }) + "\n");
       await waitFor("the initialize answer", () => existsSync(outFile) && readFileSync(outFile, "utf8").includes('"id":0'));
-      const bridges = processesOf(install.bin).filter((p) => !p.args.includes("--primary") && !p.args.includes("--watchdog"));
-      assert.equal(bridges.length, 1);
-      const bridge = bridges[0]!.pid;
+      const found = bridges(install.bin);
+      assert.equal(found.length, 1);
+      const bridge = found[0]!;
 
       parent.kill("SIGKILL");
       const t0 = Date.now();

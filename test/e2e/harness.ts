@@ -120,6 +120,20 @@ export function primaries(bin: string): number[] {
     .map((p) => p.pid);
 }
 
+/** Live watchdogs of this install (`--watchdog`, one started by each primary that serves). */
+export function watchdogs(bin: string): number[] {
+  return processesOf(bin)
+    .filter((p) => p.args.includes("--watchdog"))
+    .map((p) => p.pid);
+}
+
+/** Live bridges of this install: every process of it that is neither a primary nor a primary's watchdog. */
+export function bridges(bin: string): number[] {
+  return processesOf(bin)
+    .filter((p) => !p.args.includes("--primary") && !p.args.includes("--watchdog"))
+    .map((p) => p.pid);
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` is true, failing after `timeoutMs`. */

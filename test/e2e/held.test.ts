@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client as ClientClass, type Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, primaries, processesOf, readGatewayJson, run, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, primaries, readGatewayJson, run, stopGateway, tempHome, waitFor, watchdogs, type Install } from "./harness.js";
 import { fixtureLines, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 import { RawSession } from "./rawSession.js";
 
@@ -189,9 +189,9 @@ describe("nothing left behind", () => {
   test("primary and watchdog both killed: the next primary reaps what they recorded before starting its own", async () => {
     const { home, marker, client, pids } = await stubbornSetup();
     await client.close();
-    const watchdogs = processesOf(install.bin).filter((p) => p.args.includes("--watchdog"));
-    assert.equal(watchdogs.length, 1, "one watchdog per primary");
-    for (const w of watchdogs) process.kill(w.pid, "SIGKILL");
+    const found = watchdogs(install.bin);
+    assert.equal(found.length, 1, "one watchdog per primary");
+    for (const w of found) process.kill(w, "SIGKILL");
     process.kill(Number(readGatewayJson(home)?.pid), "SIGKILL");
     await new Promise((r) => setTimeout(r, 1000));
     assert.deepEqual(markedProcesses(marker).sort(), [...pids].sort(), "with no watchdog, they outlived the primary");
@@ -332,7 +332,7 @@ describe("a legacy client's session across a takeover", () => {
     assert.deepEqual(await logged("before"), ["before"]);
     const first = Number(readGatewayJson(home)?.pid);
     process.kill(first, "SIGKILL");
-    await waitFor("the old primary gone", () => !processesOf(install.bin).some((p) => p.pid === first), 10_000);
+    await waitFor("the old primary gone", () => !primaries(install.bin).includes(first), 10_000);
     // The bridge replays initialize and the level the client set; without the level, no message would come.
     assert.deepEqual(await logged("after takeover"), ["after takeover"]);
     assert.notEqual(Number(readGatewayJson(home)?.pid), first);
