@@ -36,7 +36,17 @@ export async function runStandalone(
     if (problem) log.error(problem);
   });
   log.info("serving MCP on stdio (standalone)");
+  // A signal ends the session as a closed stdin does, so its downstream servers (own process groups, no
+  // watchdog here) are stopped rather than left running; the input is let go too, or a client that keeps
+  // its end of stdin open would keep this process alive.
+  const onSignal = () => {
+    void transport.close();
+    io.input.destroy();
+  };
+  const signals = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+  for (const s of signals) process.once(s, onSignal);
   await closed;
+  for (const s of signals) process.off(s, onSignal);
   await session.close();
   await downstream.stop();
 }

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client as ClientClass, type Client } from "@modelcontextprotocol/client";
 import { StdioClientTransport } from "@modelcontextprotocol/client/stdio";
-import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, primaries, readGatewayJson, run, stopGateway, tempHome, waitFor, watchdogs, type Install } from "./harness.js";
+import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, isAlive, primaries, processesOf, readGatewayJson, run, stopGateway, tempHome, waitFor, watchdogs, type Install } from "./harness.js";
 import { fixtureLines, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 import { RawSession } from "./rawSession.js";
 
@@ -203,6 +203,26 @@ describe("nothing left behind", () => {
     stopGateway(install, home);
     await expectNoProcessLeft(install.bin);
     await waitFor("the last server to end", () => markedProcesses(marker).length === 0, 10_000);
+  });
+  test("--standalone ended by SIGTERM while its client keeps stdin open: it exits and stops its servers", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { stubborn: SERVERS.flaky(state, { FLAKY_STUBBORN: "1" }) });
+    const { client } = await connectClient(install, home, ["--standalone"]);
+    try {
+      const server = Number(textOf(await client.callTool({ name: "stubborn__pid", arguments: {} })));
+      const grandchild = Number(textOf(await client.callTool({ name: "stubborn__grandchild", arguments: {} })));
+      const marker = `FLAKY_STATE=${state}`;
+      assert.deepEqual(markedProcesses(marker).sort(), [server, grandchild].sort());
+      const gateway = processesOf(install.bin).filter((p) => p.args.includes("--standalone"));
+      assert.equal(gateway.length, 1, JSON.stringify(gateway));
+      process.kill(gateway[0]!.pid, "SIGTERM");
+      await waitFor("the standalone gateway to exit", () => !isAlive(gateway[0]!.pid), 15_000);
+      await waitFor("its server and the server's child to end", () => markedProcesses(marker).length === 0, 15_000);
+    } finally {
+      await client.close();
+    }
+    await expectNoProcessLeft(install.bin);
   });
 });
 
