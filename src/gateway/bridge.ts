@@ -313,8 +313,9 @@ export class Bridge {
     this.pending.clear();
     // The client still waits on its listen streams: they go to the next primary, which is reached now.
     if (this.longLived.size && !this.ended) {
-      this.queue.unshift(...[...this.longLived.values()].map((line) => ({ line, info: peek(line) })));
-      this.queuedBytes += [...this.longLived.values()].reduce((n, l) => n + l.length, 0);
+      const lines = [...this.longLived.values()];
+      this.queue.unshift(...lines.map((line) => ({ line, info: peek(line) })));
+      this.queuedBytes += lines.reduce((n, l) => n + l.length, 0);
       this.longLived.clear();
     }
     // Paused for backpressure against a primary that is gone: the client must be heard again.

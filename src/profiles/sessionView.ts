@@ -100,6 +100,9 @@ export class SessionView {
   callTool<R>(name: string, args: Record<string, unknown> | undefined, tools: ToolAccess<R>): Promise<R | TextResult> {
     const view = this.current();
     const direct = async (n: string, a: Record<string, unknown> | undefined): Promise<R> => {
+      // With no name shortened, an included name is its own real name: no walk over every tool on each call
+      // (the registry answers a name it does not serve as it always does).
+      if (!view.shortens && view.includesTool(n)) return tools.call(n, a);
       const real = view.resolveTool(n, tools.all()) ?? (await tools.ready(), view.resolveTool(n, tools.all()));
       if (real !== undefined) return tools.call(real, a);
       return view.includesTool(n) && n.length <= view.maxNameLength ? tools.call(n, a) : tools.unknown(n);

@@ -41,6 +41,11 @@ export class ProfileView {
     return this.profile?.search ?? false;
   }
 
+  /** Whether any name may be shown shortened: only below the default limit, which every exported name meets. */
+  get shortens(): boolean {
+    return this.maxNameLength < DEFAULT_NAME_LIMIT;
+  }
+
   /** Whether a tool (by exported name) is in this view. */
   includesTool(name: string): boolean {
     return (!this.include || anyMatches(this.include, name)) && !anyMatches(this.exclude, name);
