@@ -3,6 +3,7 @@ import type { StatePaths } from "../coordination/paths.js";
 import { queryStatus, type GatewayStatus, type PrimaryStatus } from "../coordination/status.js";
 import type { SessionStatus } from "../profiles/sessionStatus.js";
 import { stopPrimary } from "../coordination/stop.js";
+import { processGone, requestHandover, type HandoverProgram } from "../coordination/handover.js";
 import { httpTokenPath } from "../http/tokens.js";
 import { EXIT } from "./exitCodes.js";
 import { primaryProgram } from "./primaryProgram.js";
@@ -122,11 +123,29 @@ export async function stopCommand(paths: StatePaths): Promise<number> {
   return EXIT.OK;
 }
 
-/** `restart`: replace the primary; connected bridges reconnect and replay their clients' handshakes. */
-export async function restartCommand(paths: StatePaths): Promise<number> {
+/**
+ * `restart`: replace the primary by `program` (default: this program). The running one hands its downstream
+ * servers and sessions over to the next one (see gateway/handover); where it cannot (another platform, an
+ * older primary), it is stopped and the next one started, and bridges replay their clients' handshakes.
+ */
+export async function restartCommand(paths: StatePaths, program: HandoverProgram = primaryProgram(paths)): Promise<number> {
   const c = coordinatesFor(paths);
+  const answer = await requestHandover(c, program);
+  if (answer?.ok) {
+    // What answers next must be the new primary: the old one exits right after its answer.
+    const deadline = Date.now() + 10_000;
+    while (!processGone(answer.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const kept = answer.handed_over.length ? `; servers kept running: ${answer.handed_over.join(", ")}` : "";
+    const fresh = answer.restarted.length ? `; started afresh: ${answer.restarted.join(", ")}` : "";
+    out(`claude-mpm-gateway restarted (pid ${answer.pid} -> ${answer.next_pid})${kept}${fresh}`);
+    return EXIT.OK;
+  }
+  if (answer && !answer.unsupported) {
+    process.stderr.write(`claude-mpm-gateway: restart failed, the running primary (pid ${answer.pid ?? "?"}) goes on: ${answer.error}\n`);
+    return EXIT.FAILURE;
+  }
   const old = await stopPrimary(c);
-  const conn = await connectToPrimary(c, { kind: "control", spawn: true, program: primaryProgram(paths) });
+  const conn = await connectToPrimary(c, { kind: "control", spawn: true, program });
   conn.socket.destroy();
   out(old === null ? `claude-mpm-gateway started (pid ${conn.welcome.pid})` : `claude-mpm-gateway restarted (pid ${old} -> ${conn.welcome.pid})`);
   return EXIT.OK;

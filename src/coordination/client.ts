@@ -197,8 +197,11 @@ function lastLoggedError(logFile: string): string | undefined {
   return line?.replace(/^.*? ERROR +\[[^\]]*\] [^:]*: /, "");
 }
 
-/** Sends one control request to the running primary and returns its answer, or null if none answers. */
-export async function controlRequest<T>(c: Coordinates, op: string, timeoutMs = 2000): Promise<T | null> {
+/**
+ * Sends one control request (an op name, or a whole message with its `op`) to the running primary and returns
+ * its answer, or null if none answers within `timeoutMs`.
+ */
+export async function controlRequest<T>(c: Coordinates, op: string | { op: string }, timeoutMs = 2000): Promise<T | null> {
   const conn = await tryConnect(c, "control", timeoutMs);
   if (!conn) return null;
   const { socket } = conn;
@@ -223,7 +226,7 @@ export async function controlRequest<T>(c: Coordinates, op: string, timeoutMs = 
     });
     socket.once("close", () => done(null));
     socket.once("error", () => done(null));
-    socket.write(JSON.stringify({ op }) + "\n");
+    socket.write(JSON.stringify(typeof op === "string" ? { op } : op) + "\n");
     socket.resume();
   });
 }

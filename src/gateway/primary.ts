@@ -186,6 +186,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       else if (op === "stop") {
         socket.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
         void shutdown("stop requested");
+      } else if (op === "handover") {
+        // Not built yet: the caller replaces this primary by a stop and a fresh start.
+        socket.end(JSON.stringify({ ok: false, pid: process.pid, unsupported: true, error: "this primary cannot hand over yet" }) + "\n");
       } else socket.end(JSON.stringify({ ok: false, error: `unknown op ${String(op)}` }) + "\n");
     });
     socket.resume();
