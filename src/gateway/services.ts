@@ -11,6 +11,7 @@ import { OAuthManager } from "../auth/manager.js";
 import { join } from "node:path";
 import { StateSigner } from "../downstream/stateSigner.js";
 import { installationKey } from "../coordination/installationKey.js";
+import { ensureStateDir } from "../coordination/stateDir.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 
@@ -39,6 +40,8 @@ export function createRegistry(mode: GatewayState["mode"], paths: StatePaths, se
 function signerFor(paths: StatePaths, mode: GatewayState["mode"]): StateSigner {
   if (mode === "cli") return StateSigner.ephemeral();
   try {
+    // --standalone and `serve --http` may be the first to use a fresh home: the key's folder must exist (0700).
+    ensureStateDir(paths);
     return new StateSigner(installationKey(paths.stateDir));
   } catch (err) {
     // Retries then work within this process only; nothing else depends on the key.

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { connectClient, expectNoProcessLeft, installBinary, run, stopGateway, tempHome, type Install } from "./harness.js";
 import { RawSession } from "./rawSession.js";
 
@@ -175,3 +175,19 @@ for (const mode of ["bridge", "standalone"] as const) {
     });
   });
 }
+
+describe("a fresh home", () => {
+  test("--standalone on a home with no state dir yet: it is made (0700) and stderr says nothing, no warning about the signing key", async () => {
+    const home = tempHome();
+    const s = new RawSession(install, home, ["--standalone"], { CLAUDE_MPM_LOG_LEVEL: "info" });
+    await s.initialize();
+    const ok = await s.request(2, "tools/call", { name: "echo", arguments: { message: "fresh" } });
+    assert.deepEqual((ok.result as { content: unknown }).content, [{ type: "text", text: "fresh" }]);
+    s.end();
+    assert.deepEqual(await s.exited, { code: 0, signal: null });
+    assert.doesNotMatch(s.stderr, /WARN|ERROR|signing key/, s.stderr);
+    assert.equal(statSync(join(home, "mcp")).mode & 0o777, 0o700);
+    assert.equal(statSync(join(home, "mcp", "request-state.key")).mode & 0o777, 0o600);
+    await expectNoProcessLeft(install.bin);
+  });
+});
