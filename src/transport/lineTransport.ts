@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import type { JSONRPCMessage, Transport } from "@modelcontextprotocol/server";
 import { JSONRPCMessageSchema } from "@modelcontextprotocol/core";
+import { commonFrame } from "./frame.js";
 import { LineSplitter, MAX_LINE_BYTES } from "./lines.js";
 
 /** JSON-RPC error codes this transport answers with before a message reaches the server. */
@@ -126,6 +127,9 @@ export class LineTransport implements Transport {
       return this.reject(null, PARSE_ERROR, `Parse error: ${why}`);
     }
     if (Array.isArray(value)) return this.reject(null, INVALID_REQUEST, "Invalid Request: JSON-RPC batches are not supported by MCP");
+    // The usual frames skip the schema (it passes them unchanged); the rest go through it.
+    const common = commonFrame(value);
+    if (common) return this.deliver(common);
     const parsed = JSONRPCMessageSchema.safeParse(value);
     if (!parsed.success) {
       // JSON-RPC 2.0 §5: answer with the request's id when one can be read, else with null.
