@@ -420,8 +420,12 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   ): Promise<Result> {
     const { method, name, params } = request;
     const args = method === "resources/read" ? {} : params.arguments;
+    // The digest binds a requestState to this request: only a retry or an input_required needs it, so it
+    // is computed then (a SHA-256 of the arguments' stable JSON cost as much as the rest of the hop's own code).
+    let digest: string | undefined;
+    const call = { server, origin, signal, get req() { return (digest ??= requestDigest(method, name, args)); } };
     return forward(this.rounds, {
-      call: { server, req: requestDigest(method, name, args), origin, signal },
+      call,
       client,
       flight: (o, fn) => this.withFlight(server, o, fn),
       send: (c, extra, o, s) => {
