@@ -5,6 +5,7 @@ import { readTokenFile, TOKEN_ENV, tokensFromEnv } from "../http/tokens.js";
 import { configureLogging, logger } from "../log.js";
 import { GATEWAY_NAME } from "../version.js";
 import { EXIT } from "./exitCodes.js";
+import { selfCommand } from "../coordination/spawnPrimary.js";
 
 /** Options of `serve`. */
 export interface ServeHttpOptions {
@@ -35,7 +36,7 @@ export async function serveHttpCommand(paths: StatePaths, o: ServeHttpOptions): 
   if (tokens.length === 0) log.warn("no bearer token: any local user or process can use this endpoint");
 
   const { runHttpServer } = await import("../gateway/runtime.js");
-  const server = await runHttpServer({ paths, address, tokens });
+  const server = await runHttpServer({ paths, address, tokens, watchdog: selfCommand() });
   process.stderr.write(`${GATEWAY_NAME}: serving MCP over Streamable HTTP at ${server.url}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {

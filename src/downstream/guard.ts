@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { endGroups, trackGroups } from "./processTree.js";
-import { isOurs, readRecord, recordPath, ServerRecord } from "./serverRecord.js";
+import { isOurs, ownerState, readRecord, recordPath, replicaRecordPath, replicaRecords, ServerRecord } from "./serverRecord.js";
 import { startWatchdog } from "./watchdog.js";
 
 const log = logger("downstream");
@@ -18,23 +18,18 @@ export interface ServerGuard {
 }
 
 /**
- * Makes sure no downstream process outlives this primary: first ends what a previous primary of this state
- * dir recorded and left behind (killed before its watchdog could act, or with it), then records every
- * server process group this process starts, in the state dir and with a watchdog started from `program`.
- * A handover (restart) adopts the previous primary's groups after this, so they are not reaped.
+ * Makes sure no downstream process outlives this process: first ends what a predecessor recorded and left
+ * behind (killed before its watchdog could act, or with it), then records every server process group this
+ * process starts, in the state dir and with a watchdog started from `program`.
+ * The primary (one per state dir) keeps `downstream.json` and reaps the previous primary's; a handover
+ * (restart) adopts the previous primary's groups after this, so they are not reaped. A `serve --http`
+ * replica (`role: "replica"`, any number per state dir) keeps a record of its own and reaps only the records
+ * of replicas provably gone: never a live replica's servers, never the primary's.
  */
-export async function guardServers(stateDir: string, program: { command: string; args: string[] } | undefined): Promise<ServerGuard> {
-  const file = recordPath(stateDir);
-  const previous = readRecord(file);
-  if (previous?.groups.length) {
-    const ended = await endGroups(previous.groups, isOurs, REAP_GRACE_MS);
-    if (ended) log.warn(`ended ${ended} downstream process group(s) a previous primary (pid ${previous.owner.pid}) left behind`);
-  }
-  try {
-    rmSync(file, { force: true });
-  } catch (err) {
-    log.warn(`cannot remove ${file}: ${describeError(err)}`);
-  }
+export async function guardServers(stateDir: string, program: { command: string; args: string[] } | undefined, role: "primary" | "replica" = "primary"): Promise<ServerGuard> {
+  const file = role === "primary" ? recordPath(stateDir) : replicaRecordPath(stateDir);
+  if (role === "primary") await reap(recordPath(stateDir), "a previous primary");
+  else for (const other of replicaRecords(stateDir)) await reap(other, "a replica that is gone", true);
   const record = new ServerRecord(file);
   const watchdog = program ? startWatchdog(program) : undefined;
   trackGroups({
@@ -61,4 +56,24 @@ export async function guardServers(stateDir: string, program: { command: string;
       record.release();
     },
   };
+}
+
+/** Ends what the record `file` holds and removes it; with `onlyIfGone`, only when its owner is provably gone. */
+async function reap(file: string, who: string, onlyIfGone = false): Promise<void> {
+  const previous = readRecord(file);
+  if (onlyIfGone) {
+    const state = previous ? ownerState(previous.owner) : "gone";
+    if (state === "alive" || state === "elsewhere") return;
+    // A record from before this boot names processes that no longer exist: only the file goes.
+    if (state === "rebooted") previous!.groups = [];
+  }
+  if (previous?.groups.length) {
+    const ended = await endGroups(previous.groups, isOurs, REAP_GRACE_MS);
+    if (ended) log.warn(`ended ${ended} downstream process group(s) ${who} (pid ${previous.owner.pid}) left behind`);
+  }
+  try {
+    rmSync(file, { force: true });
+  } catch (err) {
+    log.warn(`cannot remove ${file}: ${describeError(err)}`);
+  }
 }

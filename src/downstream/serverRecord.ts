@@ -1,8 +1,11 @@
-import { readFileSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { writeFileAtomic } from "../coordination/atomicWrite.js";
 import { describeError } from "../errors.js";
 import { logger } from "../log.js";
+import { bootId, pidNamespace } from "../coordination/instanceFile.js";
 import { startTimeOf } from "./processStart.js";
 
 const log = logger("downstream");
@@ -19,16 +22,65 @@ export interface RecordedGroup {
   label: string;
 }
 
+/** Who wrote a record: its pid and start time, and where that pid means something (host, boot, pid namespace). */
+export interface RecordOwner {
+  pid: number;
+  start: string | null;
+  host?: string;
+  boot?: string | null;
+  pidns?: string | null;
+}
+
 /** The file: which primary started which groups. */
 export interface RecordFile {
   version: 1;
-  owner: { pid: number; start: string | null };
+  owner: RecordOwner;
   groups: RecordedGroup[];
 }
 
-/** The record of a state dir: `downstream.json`, 0600, written atomically at every change. */
+/** The record of a state dir's primary: `downstream.json`, 0600, written atomically at every change. */
 export function recordPath(stateDir: string): string {
   return join(stateDir, "downstream.json");
+}
+
+const REPLICA_RECORD = /^downstream\.serve-[0-9a-z-]+\.json$/;
+
+/**
+ * A new record of a `serve --http` replica: one file per replica (any number may share a state dir), named
+ * with its pid and a random part so replicas of other hosts or pid namespaces on a shared volume never collide.
+ */
+export function replicaRecordPath(stateDir: string): string {
+  return join(stateDir, `downstream.serve-${process.pid}-${randomBytes(4).toString("hex")}.json`);
+}
+
+/** The records of the replicas of a state dir, live ones included. */
+export function replicaRecords(stateDir: string): string[] {
+  try {
+    return readdirSync(stateDir)
+      .filter((f) => REPLICA_RECORD.test(f))
+      .map((f) => join(stateDir, f));
+  } catch {
+    return [];
+  }
+}
+
+/** This process as a record's owner. */
+function ownerSelf(): RecordOwner {
+  return { pid: process.pid, start: startTimeOf(process.pid), host: hostname(), boot: bootId(), pidns: pidNamespace() };
+}
+
+/**
+ * Whether a record's owner is provably gone, so what it recorded may be ended: "gone" (its pid no longer
+ * names it), "alive", "elsewhere" (another host, boot or pid namespace: its pid means nothing here, never
+ * touched) or "rebooted" (the record predates this boot: every process in it is gone already).
+ */
+export function ownerState(owner: RecordOwner): "gone" | "alive" | "elsewhere" | "rebooted" {
+  const self = ownerSelf();
+  if (owner.host !== undefined && owner.host !== self.host) return "elsewhere";
+  if (owner.pidns && self.pidns && owner.pidns !== self.pidns) return "elsewhere";
+  if (owner.boot && self.boot && owner.boot !== self.boot) return "rebooted";
+  const now = startTimeOf(owner.pid);
+  return now !== null && (owner.start === null || now === owner.start) ? "alive" : "gone";
 }
 
 /** Reads a record; undefined when there is none or it cannot be understood (nothing in it is then trusted). */
@@ -44,7 +96,8 @@ export function readRecord(file: string): RecordFile | undefined {
   const groups = v.groups.filter(
     (g): g is RecordedGroup => !!g && Number.isInteger(g.pid) && g.pid > 0 && typeof g.start === "string" && g.start.length > 0 && typeof g.label === "string",
   );
-  return { version: 1, owner: v.owner ?? { pid: 0, start: null }, groups };
+  const owner = v.owner && Number.isInteger(v.owner.pid) ? v.owner : { pid: 0, start: null };
+  return { version: 1, owner, groups };
 }
 
 /** True when the recorded leader still runs and is provably the process we started (same start time). */
@@ -58,7 +111,7 @@ export function isOurs(group: RecordedGroup): boolean {
  */
 export class ServerRecord {
   private readonly held = new Map<number, RecordedGroup>();
-  private readonly owner = { pid: process.pid, start: startTimeOf(process.pid) };
+  private readonly owner = ownerSelf();
 
   constructor(readonly file: string) {}
 

@@ -9,6 +9,7 @@ import { listenHttp } from "../http/server.js";
 import { sessionQueryOf } from "../http/sessionQuery.js";
 import { ensureHttpToken, httpTokenPath } from "../http/tokens.js";
 import type { ListKind } from "../downstream/manager.js";
+import { guardServers } from "../downstream/guard.js";
 import { createDownstream, createRegistry } from "./services.js";
 import { createSession, type SessionDeps } from "./session.js";
 
@@ -98,9 +99,16 @@ export async function startPrimaryHttp(paths: StatePaths, deps: HttpSessionDeps)
 
 /**
  * `serve --http`: a gateway served over HTTP only, with no lock, no bridge and no instance file, so many
- * can run side by side (replicas) on one config. It owns its downstream servers, as a primary does.
+ * can run side by side (replicas) on one config. It owns its downstream servers, as a primary does, and
+ * guards them as a primary does (a watchdog started from `watchdog`, and a record of its own in the state
+ * dir), so not even a SIGKILL of it leaves them running.
  */
-export async function runHttpServer(opts: { paths: StatePaths; address: ListenAddress; tokens: readonly string[] }): Promise<HttpService> {
+export async function runHttpServer(opts: {
+  paths: StatePaths;
+  address: ListenAddress;
+  tokens: readonly string[];
+  watchdog?: { command: string; args: string[] };
+}): Promise<HttpService> {
   let service: HttpService | undefined;
   const registry = createRegistry("serve", opts.paths, () => service?.sessions() ?? 0);
   const downstream = createDownstream(opts.paths, registry);
@@ -110,12 +118,18 @@ export async function runHttpServer(opts: { paths: StatePaths; address: ListenAd
     await downstream.stop();
     throw err;
   }
+  // Before any server starts, as the primary does: what a replica killed with its watchdog left is ended.
+  const guard = await guardServers(opts.paths.stateDir, opts.watchdog, "replica");
   downstream.start();
   const http = service;
   let closing: Promise<void> | undefined;
   return {
     url: http.url,
     sessions: http.sessions,
-    close: (drainMs) => (closing ??= http.close(drainMs).then(() => downstream.stop())),
+    close: (drainMs) =>
+      (closing ??= http
+        .close(drainMs)
+        .then(() => downstream.stop())
+        .then(() => guard.close())),
   };
 }

@@ -3,6 +3,9 @@
 // SIGTERM, and two replicas behind a round-robin TCP forwarder serving a modern client as one.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { SERVERS, textOf, waitForTools, writeConfig } from "./downstreamKit.js";
 import { expectNoProcessLeft, gatewayEnv, installBinary, run, tempHome, waitFor, type Install } from "./harness.js";
@@ -181,4 +184,89 @@ test("two replicas behind a round-robin forwarder: consecutive modern calls land
     await b.exited;
   }
   await expectNoProcessLeft(install.bin);
+});
+
+/** Live (non-zombie) processes by their parent and process group, read from /proc. */
+function procTable(): Array<{ pid: number; ppid: number; pgrp: number; args: string[] }> {
+  const out: Array<{ pid: number; ppid: number; pgrp: number; args: string[] }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const [state, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (state === "Z" || state === "X") continue;
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").filter(Boolean);
+      out.push({ pid: Number(entry), ppid: Number(ppid), pgrp: Number(pgrp), args });
+    } catch {
+      // gone while we looked
+    }
+  }
+  return out;
+}
+
+/** The downstream processes a replica started: its server children running the flaky fixture, and their groups. */
+function serversOf(replica: number): number[] {
+  const table = procTable();
+  const leaders = table.filter((p) => p.ppid === replica && p.args.some((a) => a.endsWith("flaky-server.mjs"))).map((p) => p.pid);
+  return table.filter((p) => leaders.includes(p.pgrp)).map((p) => p.pid);
+}
+
+/** A replica's watchdog: its child that is neither a server nor anything else the replica starts. */
+function watchdogOf(replica: number): number[] {
+  return procTable()
+    .filter((p) => p.ppid === replica && !p.args.some((a) => a.endsWith("flaky-server.mjs")))
+    .map((p) => p.pid);
+}
+
+const alive = (pids: number[]) => pids.filter((pid) => procTable().some((p) => p.pid === pid));
+
+test("kill -9 of a serve --http replica ends its downstream servers and their children; a replica's record never reaps a live replica's", async () => {
+  const home = tempHome();
+  const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+  // Stubborn: stdin EOF (its replica's death) does not end it; only a signal to its group does.
+  writeConfig(home, { stubborn: SERVERS.flaky(state, { FLAKY_STUBBORN: "1" }) });
+  const replicas: Served[] = [];
+  const groups: number[] = [];
+  /** A replica whose server runs and has started a grandchild (in its group); returns the group's pids. */
+  const startReplica = async (): Promise<{ s: Served; group: number[] }> => {
+    const s = await serve(home, ["--http", "127.0.0.1:0"]);
+    replicas.push(s);
+    const { client } = await connectHttp(s.url, TOKEN, "auto");
+    await waitForTools(client, "the stubborn server's tools", (names) => names.includes("stubborn__grandchild"));
+    await client.callTool({ name: "stubborn__grandchild", arguments: {} });
+    await client.close();
+    let group: number[] = [];
+    await waitFor("the server and its grandchild", () => (group = serversOf(s.child.pid!)).length === 2, 10_000);
+    groups.push(...group);
+    return { s, group };
+  };
+  try {
+    const a = await startReplica();
+    const b = await startReplica();
+    a.s.child.kill("SIGKILL");
+    await a.s.exited;
+    await waitFor("the killed replica's server and grandchild to end", () => alive(a.group).length === 0, 15_000);
+    assert.deepEqual(alive(b.group).sort(), [...b.group].sort(), "the other replica's servers untouched");
+
+    // A replica killed together with its watchdog: the next replica to start reaps what its record holds,
+    // and only that (B's record names a dead owner; C's own and any live replica's are left alone).
+    const watchdogs = watchdogOf(b.s.child.pid!);
+    assert.equal(watchdogs.length, 1, "one watchdog per replica");
+    process.kill(watchdogs[0]!, "SIGKILL");
+    b.s.child.kill("SIGKILL");
+    await b.s.exited;
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.deepEqual(alive(b.group).sort(), [...b.group].sort(), "with no watchdog, they outlived their replica");
+    const c = await startReplica();
+    await waitFor("the dead replica's leftovers reaped by the next one", () => alive(b.group).length === 0, 15_000);
+    assert.deepEqual(alive(c.group).sort(), [...c.group].sort(), "its own server runs");
+    c.s.child.kill("SIGTERM");
+    assert.equal(await c.s.exited, 0, c.s.stderr());
+    await waitFor("its servers stopped at a clean exit", () => alive(c.group).length === 0, 15_000);
+    assert.deepEqual(readdirSync(join(home, "mcp")).filter((f) => f.startsWith("downstream")), [], "no record left");
+  } finally {
+    for (const s of replicas) s.child.kill("SIGKILL");
+  }
+  await expectNoProcessLeft(install.bin);
+  await waitFor("every downstream process to end", () => alive(groups).length === 0, 10_000);
 });

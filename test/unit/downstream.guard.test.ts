@@ -12,7 +12,9 @@ import { isAlive, waitFor } from "../e2e/harness.js";
 // Zombie-aware: a killed member not yet reaped by its new parent does not count as alive.
 import { endGroups, groupAlive } from "../../src/downstream/processTree.js";
 import { startTimeCommand, startTimeOf } from "../../src/downstream/processStart.js";
-import { isOurs, readRecord, recordPath, ServerRecord } from "../../src/downstream/serverRecord.js";
+import { isOurs, ownerState, readRecord, recordPath, replicaRecordPath, replicaRecords, ServerRecord } from "../../src/downstream/serverRecord.js";
+import { hostname } from "node:os";
+import { bootId, pidNamespace } from "../../src/coordination/instanceFile.js";
 import { runWatchdog } from "../../src/downstream/watchdog.js";
 
 configureLogging({ level: "silent" });
@@ -78,6 +80,25 @@ describe("server record and watchdog", () => {
     assert.equal(await calm, 0);
     assert.ok(isAlive(b), "a clean goodbye: nothing killed");
     process.kill(-b, "SIGKILL");
+  });
+
+  test("a replica's record is judged by its owner: only a provably gone owner's groups may be reaped", () => {
+    const dir = mkdtempSync(join(tmpdir(), "cmg-record-"));
+    const a = new ServerRecord(replicaRecordPath(dir));
+    const b = new ServerRecord(replicaRecordPath(dir));
+    a.add(process.pid, "a");
+    b.add(process.pid, "b");
+    writeFileSync(recordPath(dir), "{}");
+    assert.deepEqual(replicaRecords(dir).sort(), [a.file, b.file].sort(), "one file each, the primary's not among them");
+    const self = readRecord(a.file)!.owner;
+    assert.deepEqual(self, { pid: process.pid, start: startTimeOf(process.pid), host: hostname(), boot: bootId(), pidns: pidNamespace() });
+    assert.equal(ownerState(self), "alive");
+    assert.equal(ownerState({ ...self, start: String(Number(self.start) + 1) }), "gone", "the pid now names another process");
+    assert.equal(ownerState({ ...self, pid: 2 ** 30 }), "gone", "no such process");
+    assert.equal(ownerState({ ...self, host: "another-host" }), "elsewhere");
+    assert.equal(ownerState({ ...self, pidns: "pid:[1]" }), "elsewhere");
+    assert.equal(ownerState({ ...self, boot: "another-boot" }), "rebooted");
+    assert.equal(ownerState({ pid: process.pid, start: null }), "alive", "an owner that cannot be proven gone is left alone");
   });
 
   test("start time on macOS and Windows comes from what the platform offers", () => {
