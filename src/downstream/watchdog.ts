@@ -6,6 +6,7 @@ import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { endGroups } from "./processTree.js";
 import { isOurs, type RecordedGroup } from "./serverRecord.js";
+import { startShellWatchdog } from "./shellWatchdog.js";
 
 const log = logger("watchdog");
 
@@ -25,12 +26,17 @@ export interface WatchdogLink {
 }
 
 /**
- * Starts the watchdog of this primary: the same program in its internal `--watchdog` mode, in a process
- * group of its own (a signal to the primary's group does not reach it), holding the read end of a pipe
- * whose write end only the primary has. When the primary dies, even by SIGKILL, the kernel closes the pipe
- * and the watchdog ends the groups it was told of.
+ * Starts the watchdog of this primary, in a process group of its own (a signal to the primary's group does
+ * not reach it), holding the read end of a pipe whose write end only the primary has. When the primary dies,
+ * even by SIGKILL, the kernel closes the pipe and the watchdog ends the groups it was told of. On POSIX it is
+ * a `/bin/sh` script (see shellWatchdog: ~1 MiB instead of a whole Node process); on Windows, which has no
+ * such shell, the same program in its internal `--watchdog` mode.
  */
-export function startWatchdog(program: { command: string; args: string[] }): WatchdogLink {
+export function startWatchdog(program: { command: string; args: string[] }, platform: NodeJS.Platform = process.platform): WatchdogLink {
+  if (platform !== "win32") {
+    const { add, remove, bye, abandon } = startShellWatchdog(program.command, platform);
+    return { add, remove, bye, abandon };
+  }
   const child: ChildProcess = spawn(program.command, [...program.args, "--watchdog"], {
     cwd: homedir(),
     detached: true,
@@ -62,7 +68,7 @@ export function startWatchdog(program: { command: string; args: string[] }): Wat
 }
 
 /**
- * `--watchdog`: reads the primary's messages until its pipe closes; then, unless the primary said bye, ends
+ * `--watchdog` (Windows, and a primary of an older version during an upgrade): reads the primary's messages until its pipe closes; then, unless the primary said bye, ends
  * every group still held that is provably the process recorded. Resolves with the exit code.
  */
 export async function runWatchdog(input: Readable): Promise<number> {

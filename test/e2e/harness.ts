@@ -101,10 +101,12 @@ export function processesOf(bin: string): Array<{ pid: number; args: string[] }>
       // An emulated binary (the arm64 build under qemu-user) shows as qemu running it: `qemu-aarch64 <bin>
       // args`, or through binfmt_misc's preserve-argv0 entry `…-binfmt-P <bin> <argv0> args`.
       const emulated = exe !== bin && /^qemu-/.test(basename(exe)) && cmdline[1] === bin;
-      if (exe !== bin && !emulated) continue;
+      // A primary's watchdog on POSIX is `/bin/sh -c <script> <bin> --watchdog <how>` (src/downstream/shellWatchdog.ts).
+      const shell = exe !== bin && /^(da|ba|a)?sh$/.test(basename(exe)) && cmdline[1] === "-c" && cmdline[3] === bin && cmdline[4] === "--watchdog";
+      if (exe !== bin && !emulated && !shell) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue; // a zombie is already dead
-      const args = cmdline.slice(!emulated ? 1 : cmdline[0]!.endsWith("-binfmt-P") ? 3 : 2);
+      const args = cmdline.slice(shell ? 4 : !emulated ? 1 : cmdline[0]!.endsWith("-binfmt-P") ? 3 : 2);
       found.push({ pid: Number(entry), args });
     } catch {
       // exited while we looked
@@ -120,7 +122,7 @@ export function primaries(bin: string): number[] {
     .map((p) => p.pid);
 }
 
-/** Live watchdogs of this install (`--watchdog`, one started by each primary that serves). */
+/** Live watchdogs of this install (`--watchdog`: a shell on POSIX, the binary on Windows; one per primary that serves). */
 export function watchdogs(bin: string): number[] {
   return processesOf(bin)
     .filter((p) => p.args.includes("--watchdog"))

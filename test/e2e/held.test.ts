@@ -2,7 +2,7 @@
 // (re)starts, never left behind after it dies, never crossing sessions, the client's choices honoured.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client as ClientClass, type Client } from "@modelcontextprotocol/client";
@@ -165,10 +165,10 @@ function markedProcesses(marker: string): number[] {
 
 describe("nothing left behind", () => {
   /** A home with one stubborn server (stdin EOF does not end it) that started a grandchild; returns its marker. */
-  async function stubbornSetup(): Promise<{ home: string; marker: string; client: Client; pids: number[] }> {
+  async function stubbornSetup(env: Record<string, string> = {}): Promise<{ home: string; marker: string; client: Client; pids: number[] }> {
     const home = tempHome();
     const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
-    writeConfig(home, { stubborn: SERVERS.flaky(state, { FLAKY_STUBBORN: "1" }) });
+    writeConfig(home, { stubborn: SERVERS.flaky(state, { FLAKY_STUBBORN: "1", ...env }) });
     const { client } = await connectClient(install, home);
     const server = Number(textOf(await client.callTool({ name: "stubborn__pid", arguments: {} })));
     const grandchild = Number(textOf(await client.callTool({ name: "stubborn__grandchild", arguments: {} })));
@@ -183,6 +183,18 @@ describe("nothing left behind", () => {
     process.kill(Number(readGatewayJson(home)?.pid), "SIGKILL");
     await new Promise((r) => setTimeout(r, 3000));
     assert.deepEqual(markedProcesses(marker), [], "every downstream process ended by the watchdog");
+    await expectNoProcessLeft(install.bin);
+  });
+
+  test("kill -9 of the primary: its watchdog is a shell, not a gateway process, and ends a server deaf to SIGTERM with SIGKILL", async () => {
+    const { home, marker, client } = await stubbornSetup({ FLAKY_IGNORE_TERM: "1" });
+    await client.close();
+    const found = watchdogs(install.bin);
+    assert.equal(found.length, 1, "one watchdog per primary");
+    assert.match(readlinkSync(`/proc/${found[0]}/exe`), /\/(da|ba)?sh$/, "the watchdog runs /bin/sh");
+    process.kill(Number(readGatewayJson(home)?.pid), "SIGKILL");
+    await waitFor("the server (SIGTERM ignored) and its child to end", () => markedProcesses(marker).length === 0, 10_000);
+    await waitFor("the watchdog to leave", () => !isAlive(found[0]!), 10_000);
     await expectNoProcessLeft(install.bin);
   });
 

@@ -16,17 +16,35 @@ import { isOurs, ownerState, readRecord, recordPath, replicaRecordPath, replicaR
 import { hostname } from "node:os";
 import { bootId, pidNamespace } from "../../src/coordination/instanceFile.js";
 import { runWatchdog } from "../../src/downstream/watchdog.js";
+import { startShellWatchdog } from "../../src/downstream/shellWatchdog.js";
 
 configureLogging({ level: "silent" });
 
-/** A process in a group of its own (as servers run), with a child in that group. */
-function group(): number {
-  const child = spawn(process.execPath, ["-e", "require('child_process').spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); setInterval(() => {}, 1000)"], {
+/** A process in a group of its own (as servers run), with a child in that group; `deaf`: both ignore SIGTERM. */
+function group(deaf = false): number {
+  const ignore = deaf ? "process.on('SIGTERM', () => {});" : "";
+  const child = spawn(process.execPath, ["-e", `${ignore} require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(ignore)} + 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }); setInterval(() => {}, 1000)`], {
     detached: true,
     stdio: "ignore",
   });
   child.unref();
   return child.pid!;
+}
+
+/** Waits (bounded) until the group's leader has started its child, so the group has two members. */
+async function grown(pid: number): Promise<void> {
+  await waitFor("the group's child", () => readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim() !== "", 10_000);
+}
+
+/** The shell watchdog's exit, bounded. */
+function exited(w: ReturnType<typeof startShellWatchdog>): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error("the shell watchdog did not exit")), 15_000);
+    w.child.on("exit", (code) => {
+      clearTimeout(t);
+      resolve(code);
+    });
+  });
 }
 
 describe("server record and watchdog", () => {
@@ -99,6 +117,62 @@ describe("server record and watchdog", () => {
     assert.equal(ownerState({ ...self, pidns: "pid:[1]" }), "elsewhere");
     assert.equal(ownerState({ ...self, boot: "another-boot" }), "rebooted");
     assert.equal(ownerState({ pid: process.pid, start: null }), "alive", "an owner that cannot be proven gone is left alone");
+  });
+
+  describe("the shell watchdog (POSIX)", { skip: process.platform === "win32" ? "POSIX only" : false }, () => {
+    test("ends what it holds when the pipe closes, leaves what was removed, ignores garbage; nothing after a goodbye", async () => {
+      const [a, b] = [group(), group()];
+      await Promise.all([grown(a), grown(b)]);
+      const w = startShellWatchdog("cmg-test");
+      const done = exited(w);
+      w.add({ pid: a, start: startTimeOf(a)!, label: "a" });
+      w.add({ pid: b, start: startTimeOf(b)!, label: "b" });
+      w.child.stdin!.write("garbage\nadd 1; touch /tmp/x 5\nadd $(id) 5\n");
+      w.remove(b);
+      w.abandon();
+      assert.equal(await done, 0);
+      assert.ok(!groupAlive(a), "held: the leader and its child ended");
+      assert.ok(groupAlive(b), "removed from its care: left alone");
+
+      const calm = startShellWatchdog("cmg-test");
+      const calmDone = exited(calm);
+      calm.add({ pid: b, start: startTimeOf(b)!, label: "b" });
+      calm.bye();
+      assert.equal(await calmDone, 0);
+      assert.ok(isAlive(b), "a clean goodbye: nothing killed");
+      process.kill(-b, "SIGKILL");
+    });
+
+    test("a group that ignores SIGTERM gets SIGKILL; a pid now held by a stranger (another start time) is not touched", async () => {
+      const [deaf, stranger] = [group(true), group()];
+      await Promise.all([grown(deaf), grown(stranger)]);
+      const w = startShellWatchdog("cmg-test");
+      const done = exited(w);
+      w.add({ pid: deaf, start: startTimeOf(deaf)!, label: "deaf" });
+      w.add({ pid: stranger, start: String(Number(startTimeOf(stranger)) + 1), label: "the process once recorded with this pid" });
+      w.abandon();
+      assert.equal(await done, 0);
+      assert.ok(!groupAlive(deaf), "SIGTERM ignored: ended by SIGKILL");
+      assert.ok(groupAlive(stranger), "not provably ours: untouched");
+      process.kill(-stranger, "SIGKILL");
+    });
+
+    test("where there is no /proc (macOS), the start time is ps's lstart, compared as startTimeOf reads it", async () => {
+      const [a, stranger] = [group(), group()];
+      await Promise.all([grown(a), grown(stranger)]);
+      const w = startShellWatchdog("cmg-test", "darwin");
+      const done = exited(w);
+      // startTimeOf's own macOS method, run here: what a macOS primary records.
+      const start = startTimeOf(a, "darwin")!;
+      assert.match(start, /\d\d:\d\d:\d\d/);
+      w.add({ pid: a, start, label: "a" });
+      w.add({ pid: stranger, start: "Mon Jan  1 00:00:00 2001", label: "stranger" });
+      w.abandon();
+      assert.equal(await done, 0);
+      assert.ok(!groupAlive(a), "ended");
+      assert.ok(groupAlive(stranger), "another start: untouched");
+      process.kill(-stranger, "SIGKILL");
+    });
   });
 
   test("start time on macOS and Windows comes from what the platform offers", () => {
