@@ -57,6 +57,9 @@ const { values: opts } = parseArgs({
     node: { type: "string", default: "npm" },
     // Where downloaded Node builds are kept (tests use their own, so a mirror's file never reaches releases).
     "cache-dir": { type: "string", default: "" },
+    // The version the binary reports instead of package.json's: tests build a "newer release" with it (with
+    // --out, so dist/ is untouched) to upgrade a running gateway in place.
+    "gateway-version": { type: "string", default: "" },
   },
 });
 const target = opts.target;
@@ -71,6 +74,9 @@ const root = resolve(import.meta.dirname);
 const cacheDir = opts["cache-dir"] ? resolve(opts["cache-dir"]) : join(root, ".cache", "node");
 const distDir = join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+const gatewayVersion = opts["gateway-version"] || pkg.version;
+// The gateway orders versions by semver precedence (src/coordination/semver.ts): refuse one it cannot order.
+if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.test(gatewayVersion)) fail(`--gateway-version ${gatewayVersion} is not a semantic version`);
 
 /**
  * How to run the target's own Node on this host, as a command prefix, or null: `qemu-aarch64` (Debian's
@@ -213,7 +219,7 @@ async function bundle(outfile, entry = "main.ts") {
     minify: true,
     legalComments: "none",
     logLevel: "warning",
-    define: { __GATEWAY_VERSION__: JSON.stringify(pkg.version) },
+    define: { __GATEWAY_VERSION__: JSON.stringify(gatewayVersion) },
     // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its ESM build bundles.
     alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   });
@@ -311,7 +317,7 @@ async function makeBinary(base, blob, out, emulator) {
   if (native || emulator) {
     const run = emulator ? [...emulator, out] : [out];
     const v = execFileSync(run[0], [...run.slice(1), "--version"], { encoding: "utf8" }).trim();
-    if (v !== pkg.version) throw new Error(`smoke test: the new binary's --version printed ${JSON.stringify(v)}`);
+    if (v !== gatewayVersion) throw new Error(`smoke test: the new binary's --version printed ${JSON.stringify(v)}`);
   }
 }
 
