@@ -18,7 +18,9 @@ export type ErrorCode =
   /** An OAuth sign-in or token request failed. */
   | "OAUTH_FAILED"
   /** A client asked for a profile config.json does not define. */
-  | "PROFILE_UNKNOWN";
+  | "PROFILE_UNKNOWN"
+  /** A program to hand the gateway over to is missing, not executable, or does not answer --version. */
+  | "BAD_EXECUTABLE";
 
 /** The one error class for the gateway's own failures. */
 export class GatewayError extends Error {

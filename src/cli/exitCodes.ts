@@ -16,6 +16,7 @@ export function exitCodeFor(code: ErrorCode): number {
     case "USAGE":
     case "TOOL_NOT_FOUND":
     case "PROFILE_UNKNOWN":
+    case "BAD_EXECUTABLE":
       return EXIT.USAGE;
     case "NOT_RUNNING":
       return EXIT.NOT_RUNNING;

@@ -17,6 +17,7 @@ import { restartCommand, statusCommand, stopCommand } from "./status.js";
 const lazy = {
   auth: () => import("./auth.js"),
   install: () => import("./install.js"),
+  restartExec: () => import("./restartExec.js"),
   serveHttp: () => import("./serveHttp.js"),
   servers: () => import("./servers.js"),
   tools: () => import("./tools.js"),
@@ -109,7 +110,10 @@ export async function runCli(argv: string[]): Promise<number> {
   cli.command("stop", "Ask the running gateway to shut down").action((o: GlobalOptions) => set(stopCommand(paths(o))));
   cli
     .command("restart", "Replace the running gateway; connected clients keep their sessions")
-    .action((o: GlobalOptions) => set(restartCommand(paths(o))));
+    .option("--exec <path>", "Hand over to this claude-mpm-gateway binary (e.g. another release) instead of this one")
+    .action((o: GlobalOptions & { exec?: unknown }) =>
+      set(o.exec === undefined ? restartCommand(paths(o)) : lazy.restartExec().then((m) => m.restartExecCommand(paths(o), o.exec))),
+    );
 
   cli
     .command("add <name> [...command]", "Add a downstream MCP server: -- <command> [args...] (local) or --url <url> (remote)")

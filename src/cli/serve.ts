@@ -10,6 +10,8 @@ import { EXIT } from "./exitCodes.js";
 import { primaryProgram } from "./primaryProgram.js";
 import { selfCommand } from "../coordination/spawnPrimary.js";
 import { noticeOnTerminal } from "./ttyNotice.js";
+import { requestUpgrade, UpgradeWatch } from "../coordination/upgrade.js";
+import { VERSION } from "../version.js";
 
 const log = logger("bridge");
 
@@ -27,12 +29,23 @@ export async function serveBridge(paths: StatePaths, view: SessionRequest = {}):
   // One id for this client's whole session, told to every primary it reaches (see SessionRequest.binding).
   const session: SessionRequest = { ...view, binding: randomBytes(16).toString("base64url") };
   let warned: string | undefined;
+  const upgrade = new UpgradeWatch({
+    version: VERSION,
+    program: primaryProgram(paths),
+    isBinary: selfCommand().args.length === 0,
+    instanceFile: paths.instanceFile,
+    onLog: (m) => log.warn(m),
+  });
   const bridge = new Bridge({
     input: process.stdin,
     output: process.stdout,
     connect: async () => {
       try {
-        const conn = await connectToPrimary(coords, { kind: "session", spawn: true, program: primaryProgram(paths), session });
+        // A primary older than this program is asked (once) to hand over to it: see coordination/upgrade.
+        const conn = await upgrade.connect(
+          (program) => connectToPrimary(coords, { kind: "session", spawn: true, program, session }),
+          (program) => requestUpgrade(coords, program),
+        );
         // Served, but not as asked (an unknown profile): the client gets JSON-RPC errors, its user this line.
         if (conn.welcome.warning && conn.welcome.warning !== warned) log.error((warned = conn.welcome.warning));
         return conn.socket;

@@ -7,6 +7,11 @@ import { processGone, requestHandover, type HandoverProgram } from "../coordinat
 import { httpTokenPath } from "../http/tokens.js";
 import { EXIT } from "./exitCodes.js";
 import { primaryProgram } from "./primaryProgram.js";
+import { VERSION } from "../version.js";
+import { versionRelation } from "../coordination/upgrade.js";
+
+/** The program `status` runs as: its version beside the running one's tells whether an upgrade is due. */
+const binary = () => ({ version: VERSION, path: process.execPath });
 
 const out = (s: string) => process.stdout.write(s + "\n");
 
@@ -22,13 +27,13 @@ export async function statusCommand(paths: StatePaths, json: boolean): Promise<n
 export function statusJson(result: GatewayStatus, paths: StatePaths): Record<string, unknown> {
   switch (result.state) {
     case "running":
-      return { running: true, state: "running", ...result.status };
+      return { running: true, state: "running", ...result.status, binary_version: VERSION, binary_path: binary().path };
     case "not-running":
-      return { running: false, state: "not-running", state_dir: paths.stateDir, cleaned: result.stale };
+      return { running: false, state: "not-running", state_dir: paths.stateDir, cleaned: result.stale, binary_version: VERSION, binary_path: binary().path };
     case "unresponsive":
-      return { running: false, state: "unresponsive", state_dir: paths.stateDir, instance: result.instance, verified_pid: result.pid };
+      return { running: false, state: "unresponsive", state_dir: paths.stateDir, instance: result.instance, verified_pid: result.pid, binary_version: VERSION, binary_path: binary().path };
     case "elsewhere":
-      return { running: false, state: "elsewhere", state_dir: paths.stateDir, instance: result.instance, where: result.why };
+      return { running: false, state: "elsewhere", state_dir: paths.stateDir, instance: result.instance, where: result.why, binary_version: VERSION, binary_path: binary().path };
   }
 }
 
@@ -79,6 +84,7 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
   const s: PrimaryStatus = result.status;
   const pairs: Array<[string, string]> = [
     ["Version", s.version],
+    ["This binary", `${binary().version} (${binary().path})`],
     ["PID", String(s.pid)],
     ["Started", `${s.started_at} (up ${duration(s.uptime_s)})`],
     ["Sessions", `${s.sessions} connected`],
@@ -90,6 +96,8 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     ["Log", s.log_path],
   ];
   const lines = [`● claude-mpm-gateway - running`, rows(pairs)];
+  const differs = versionNote(s.version, binary(), paths.ownConfig);
+  if (differs) lines.push(`  note: ${differs}`);
   if (s.clients?.length) {
     lines.push("  Clients (tool tokens are estimates):");
     for (const c of s.clients) lines.push(`    ${formatClient(c)}`);
@@ -102,6 +110,23 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     }
   }
   return lines.join("\n");
+}
+
+/** A line when the running gateway is not this binary's version, saying what happens about it. */
+export function versionNote(running: string, self = binary(), ownConfig?: string): string | undefined {
+  const ours = `this binary (${self.version})`;
+  const arg = (a: string) => (/[\s"'$\\]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a);
+  const restart = [self.path, "restart", ...(ownConfig ? ["--config", ownConfig] : [])].map(arg).join(" ");
+  switch (versionRelation(self.version, running)) {
+    case "same":
+      return undefined;
+    case "newer":
+      return `${ours} is newer than the running gateway (${running}): the next client started from it upgrades the gateway in place (sessions and servers kept); to upgrade now: ${restart}`;
+    case "older":
+      return `${ours} is older than the running gateway (${running}), which stays: an older binary never replaces a newer gateway`;
+    case "unordered":
+      return `${ours} is not the running gateway's version (${running})`;
+  }
 }
 
 /** One session: its client, profile and the estimated tokens of the tools it is listed. */

@@ -12,6 +12,8 @@ export interface Welcome {
   ok: true;
   pid: number;
   instance_id: string;
+  /** The primary's version (absent from primaries before upgrade in place: gateway.json has it). */
+  version?: string;
   /** For the user, on the bridge's stderr: the session is served, but not as asked (an unknown profile). */
   warning?: string;
 }
@@ -138,7 +140,7 @@ const nonce = () => randomBytes(16).toString("hex");
  *   client → {claude_mpm_gateway: 2, kind, nonce: Nc[, profile, max_name_length, session_id]}   (a session's own view)
  *   primary → {nonce: Ns, proof: HMAC(token, "primary:" + Nc)}    the client checks it, else hangs up
  *   client → {proof: HMAC(token, "client:" + Ns)}                  the primary checks it, else hangs up
- *   primary → welcome {ok, pid, instance_id}; then the connection carries its kind's traffic.
+ *   primary → welcome {ok, pid, instance_id, version}; then the connection carries its kind's traffic.
  */
 
 /** The session fields of a hello, if well-formed; a client that sends none asks for the default view. */

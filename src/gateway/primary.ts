@@ -23,6 +23,7 @@ import { createDownstream, createRegistry } from "./services.js";
 import { startPrimaryHttp, type HttpService } from "./httpServe.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 import { remoteServersOf } from "../downstream/config.js";
+import { upgradeRefusal } from "../coordination/upgrade.js";
 
 const log = logger("primary");
 
@@ -187,8 +188,16 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
         socket.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
         void shutdown("stop requested");
       } else if (op === "handover") {
-        // Not built yet: the caller replaces this primary by a stop and a fresh start.
-        socket.end(JSON.stringify({ ok: false, pid: process.pid, unsupported: true, error: "this primary cannot hand over yet" }) + "\n");
+        // An automatic upgrade (a newer bridge's request) goes only to a program newer than this one.
+        void upgradeRefusal(msg, VERSION).then((refusal) => {
+          if (refusal !== undefined) {
+            log.info(`upgrade refused: ${refusal}`);
+            socket.end(JSON.stringify({ ok: false, pid: process.pid, error: refusal }) + "\n");
+            return;
+          }
+          // Not built yet: the caller replaces this primary by a stop and a fresh start.
+          socket.end(JSON.stringify({ ok: false, pid: process.pid, unsupported: true, error: "this primary cannot hand over yet" }) + "\n");
+        });
       } else socket.end(JSON.stringify({ ok: false, error: `unknown op ${String(op)}` }) + "\n");
     });
     socket.resume();
@@ -205,7 +214,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     // A session's view is checked against the profiles of the config once it is read: an unknown profile
     // is served (every request answered with an error naming it) and its user told on the bridge's stderr.
     const welcome = async (hello: Hello): Promise<Welcome> => {
-      const ok: Welcome = { ok: true, pid: process.pid, instance_id: instance.instance_id };
+      const ok: Welcome = { ok: true, pid: process.pid, instance_id: instance.instance_id, version: VERSION };
       if (hello.kind !== "session") return ok;
       await downstream.configApplied();
       const { profile, maxNameLength } = hello;

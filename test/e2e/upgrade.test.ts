@@ -1,0 +1,155 @@
+// Upgrade in place (issue 14): two releases of the gateway on one installation. `status` tells which version
+// serves beside its own; only a newer release replaces a running primary (never an older one, and the primary
+// checks the program itself); `restart --exec` hands over to another binary and refuses one that cannot start.
+import { after, afterEach, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { controlRequest, coordinatesFor } from "../../src/coordination/client.js";
+import { statePaths } from "../../src/coordination/paths.js";
+import { connectClient, echoThrough, expectNoProcessLeft, installBinary, readGatewayJson, run, servingPid, statusJson, stopGateway, tempHome, type Install } from "./harness.js";
+import { buildRelease, killProcessesOfFile, NEXT_VERSION, OLD_VERSION } from "./versionKit.js";
+
+let old: Install;
+let next: Install;
+let release: { bin: string; cleanup(): void };
+before(() => {
+  old = installBinary();
+  release = buildRelease(NEXT_VERSION);
+  next = installBinary(release.bin);
+});
+after(() => {
+  old.cleanup();
+  next.cleanup();
+  release.cleanup();
+});
+afterEach(() => {
+  killProcessesOfFile(old.bin);
+  killProcessesOfFile(next.bin);
+});
+
+const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/** One control message to the primary of `home`, as a bridge or the CLI sends it. */
+function control<T>(home: string, message: { op: string }): Promise<T | null> {
+  const env = { CLAUDE_MPM_HOME: home, HOME: home };
+  return controlRequest<T>(coordinatesFor(statePaths(env), env), message, 30_000);
+}
+
+describe("two releases on one installation", () => {
+  test("status shows the running version beside this binary's, and says when they differ, both ways", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(old, home);
+    await echoThrough(client, "old serves");
+
+    const same = run(old, home, ["status"]);
+    assert.equal(same.status, 0, same.stderr);
+    assert.match(same.stdout, new RegExp(`\\n     Version: ${esc(OLD_VERSION)}\\n This binary: ${esc(OLD_VERSION)} \\(${esc(old.bin)}\\)\\n`));
+    assert.doesNotMatch(same.stdout, /note:/);
+
+    const newer = run(next, home, ["status"]);
+    assert.equal(newer.status, 0, newer.stderr);
+    assert.match(newer.stdout, new RegExp(`\\n     Version: ${esc(OLD_VERSION)}\\n This binary: ${esc(NEXT_VERSION)} \\(${esc(next.bin)}\\)\\n`));
+    assert.ok(
+      newer.stdout.includes(
+        `\n  note: this binary (${NEXT_VERSION}) is newer than the running gateway (${OLD_VERSION}): the next client started from it upgrades the gateway in place (sessions and servers kept); to upgrade now: ${next.bin} restart\n`,
+      ),
+      newer.stdout,
+    );
+    const json = statusJson(next, home).json;
+    assert.equal(json.version, OLD_VERSION);
+    assert.equal(json.binary_version, NEXT_VERSION);
+    assert.equal(json.binary_path, next.bin);
+    assert.equal(json.executable, old.bin);
+    await client.close();
+    stopGateway(old, home);
+    await expectNoProcessLeft(old.bin);
+
+    // The other way round: a newer release serves, and an older binary asks.
+    const { client: nextClient } = await connectClient(next, home);
+    await echoThrough(nextClient, "next serves");
+    const older = run(old, home, ["status"]);
+    assert.equal(older.status, 0, older.stderr);
+    assert.match(older.stdout, new RegExp(`\\n     Version: ${esc(NEXT_VERSION)}\\n This binary: ${esc(OLD_VERSION)} \\(${esc(old.bin)}\\)\\n`));
+    assert.ok(
+      older.stdout.includes(`\n  note: this binary (${OLD_VERSION}) is older than the running gateway (${NEXT_VERSION}), which stays: an older binary never replaces a newer gateway\n`),
+      older.stdout,
+    );
+    await nextClient.close();
+    stopGateway(next, home);
+    await expectNoProcessLeft(next.bin);
+  });
+
+  test("an older client never replaces a newer primary, and the primary refuses an upgrade to a version not above its own", async () => {
+    const home = tempHome();
+    const { client: newer } = await connectClient(next, home);
+    await echoThrough(newer, "next serves");
+    const primary = servingPid(next, home);
+
+    // A client of the older release is served by the newer primary, which stays.
+    const { client: older } = await connectClient(old, home);
+    await echoThrough(older, "old client, new primary");
+    assert.equal(servingPid(next, home), primary);
+    assert.equal(readGatewayJson(home)?.version, NEXT_VERSION);
+
+    // Asked directly, as a newer bridge would ask: to its own version, to an older one, to a non-gateway.
+    for (const [command, error] of [
+      [next.bin, `${next.bin} is ${NEXT_VERSION}, not newer than the running ${NEXT_VERSION}: only a newer gateway replaces a running one`],
+      [old.bin, `${old.bin} is ${OLD_VERSION}, not newer than the running ${NEXT_VERSION}: only a newer gateway replaces a running one`],
+      ["/bin/false", "/bin/false: --version failed (exit code 1)"],
+      ["/nonexistent/claude-mpm-gateway", "/nonexistent/claude-mpm-gateway: it cannot be started (ENOENT)"],
+    ]) {
+      const answer = await control<{ ok: boolean; error?: string; pid?: number }>(home, { op: "handover", program: { command, args: [] }, upgrade: true } as { op: string });
+      assert.deepEqual(answer, { ok: false, pid: primary, error }, command);
+    }
+    assert.equal(servingPid(next, home), primary);
+    await echoThrough(older, "still served");
+    await echoThrough(newer, "still served");
+    await older.close();
+    await newer.close();
+    stopGateway(next, home);
+    await expectNoProcessLeft(next.bin);
+    await expectNoProcessLeft(old.bin);
+  });
+
+  test("restart --exec refuses a program that cannot start, and hands over to another release", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(old, home);
+    await echoThrough(client, "before");
+    const primary = servingPid(old, home);
+
+    const text = join(home, "not-a-binary");
+    writeFileSync(text, "hello\n");
+    const silent = join(home, "silent");
+    writeFileSync(silent, "#!/bin/sh\nexit 0\n");
+    chmodSync(silent, 0o755);
+    for (const [path, message] of [
+      ["/nonexistent/claude-mpm-gateway", "/nonexistent/claude-mpm-gateway: no such file"],
+      [home, `${home}: not a file`],
+      [text, `${text}: not executable (chmod +x it)`],
+      [silent, `${silent}: --version printed nothing, not a claude-mpm-gateway version`],
+      ["/bin/false", "/bin/false: --version failed (exit code 1)"],
+    ] as Array<[string, string]>) {
+      const r = run(old, home, ["restart", "--exec", path]);
+      assert.deepEqual(r, { status: 2, stdout: "", stderr: `claude-mpm-gateway: ${message}\n` }, path);
+    }
+    const missing = run(old, home, ["restart", "--exec"]);
+    assert.equal(missing.status, 2);
+    assert.equal(servingPid(old, home), primary, "a refused restart leaves the primary alone");
+
+    const r = run(old, home, ["restart", "--exec", next.bin]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(r.stdout.endsWith(`claude-mpm-gateway now runs ${NEXT_VERSION} from ${next.bin}\n`), r.stdout);
+    const { json } = statusJson(next, home);
+    assert.equal(json.version, NEXT_VERSION);
+    assert.equal(json.executable, next.bin);
+    assert.notEqual(json.pid, primary);
+    // The client of the older release goes on, served by the newer primary.
+    await echoThrough(client, "after");
+    assert.equal(statusJson(next, home).json.pid, json.pid);
+    await client.close();
+    stopGateway(next, home);
+    await expectNoProcessLeft(next.bin);
+    await expectNoProcessLeft(old.bin);
+  });
+});
