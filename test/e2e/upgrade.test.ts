@@ -7,7 +7,21 @@ import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlRequest, coordinatesFor } from "../../src/coordination/client.js";
 import { statePaths } from "../../src/coordination/paths.js";
-import { connectClient, echoThrough, expectNoProcessLeft, installBinary, readGatewayJson, run, servingPid, statusJson, stopGateway, tempHome, type Install } from "./harness.js";
+import {
+  connectClient,
+  echoThrough,
+  expectNoProcessLeft,
+  installBinary,
+  isAlive,
+  readGatewayJson,
+  run,
+  servingPid,
+  statusJson,
+  stopGateway,
+  tempHome,
+  waitFor,
+  type Install,
+} from "./harness.js";
 import { buildRelease, killProcessesOfFile, NEXT_VERSION, OLD_VERSION } from "./versionKit.js";
 
 let old: Install;
@@ -27,6 +41,9 @@ afterEach(() => {
   killProcessesOfFile(old.bin);
   killProcessesOfFile(next.bin);
 });
+
+/** For a primary started by `restart`: it has no session until a client's next call, however slow the machine. */
+const LONG_LINGER = { CLAUDE_MPM_GATEWAY_LINGER_MS: "60000" };
 
 const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -137,7 +154,8 @@ describe("two releases on one installation", () => {
     assert.equal(missing.status, 2);
     assert.equal(servingPid(old, home), primary, "a refused restart leaves the primary alone");
 
-    const r = run(old, home, ["restart", "--exec", next.bin]);
+    // The next primary has no session until the client's next call: a long linger so it waits for one.
+    const r = run(old, home, ["restart", "--exec", next.bin], LONG_LINGER);
     assert.equal(r.status, 0, r.stderr);
     assert.ok(r.stdout.endsWith(`claude-mpm-gateway now runs ${NEXT_VERSION} from ${next.bin}\n`), r.stdout);
     const { json } = statusJson(next, home);
@@ -147,6 +165,28 @@ describe("two releases on one installation", () => {
     // The client of the older release goes on, served by the newer primary.
     await echoThrough(client, "after");
     assert.equal(statusJson(next, home).json.pid, json.pid);
+    await client.close();
+    stopGateway(next, home);
+    await expectNoProcessLeft(next.bin);
+    await expectNoProcessLeft(old.bin);
+  });
+
+  test("a client of the older release, served by the newer one, brings back the newer one after the primary dies", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(old, home);
+    await echoThrough(client, "old serves");
+    assert.equal(run(old, home, ["restart", "--exec", next.bin], LONG_LINGER).status, 0);
+    await echoThrough(client, "next serves");
+    const upgraded = servingPid(next, home);
+    process.kill(upgraded, "SIGKILL");
+    await waitFor("the killed primary to go", () => !isAlive(upgraded));
+    // The old client's bridge starts the next primary: the release it was last served by, not its own.
+    const r = await client.callTool({ name: "echo", arguments: { message: "again" } }).catch(() => client.callTool({ name: "echo", arguments: { message: "again" } }));
+    assert.deepEqual(r.content, [{ type: "text", text: "again" }]);
+    const { json } = statusJson(next, home);
+    assert.equal(json.version, NEXT_VERSION);
+    assert.equal(json.executable, next.bin);
+    assert.notEqual(json.pid, upgraded);
     await client.close();
     stopGateway(next, home);
     await expectNoProcessLeft(next.bin);
