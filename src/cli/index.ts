@@ -10,7 +10,7 @@ import type { InstallOptions } from "./install.js";
 import { serveBridge, servePrimary, serveStandalone, serveWatchdog } from "./serve.js";
 import type { AddOptions } from "./servers.js";
 import type { ToolsOptions } from "./tools.js";
-import { restartCommand, statusCommand, stopCommand } from "./status.js";
+import { statusCommand, stopCommand } from "./status.js";
 
 // Commands beyond the bridge and status load their modules on demand: what every client launches (the
 // bridge) must not evaluate zod, the config schema or the install logic.
@@ -112,7 +112,7 @@ export async function runCli(argv: string[]): Promise<number> {
     .command("restart", "Replace the running gateway; connected clients keep their sessions")
     .option("--exec <path>", "Hand over to this claude-mpm-gateway binary (e.g. another release) instead of this one")
     .action((o: GlobalOptions & { exec?: unknown }) =>
-      set(o.exec === undefined ? restartCommand(paths(o)) : lazy.restartExec().then((m) => m.restartExecCommand(paths(o), o.exec))),
+      set(lazy.restartExec().then((m) => (o.exec === undefined ? m.restartPlainCommand(paths(o)) : m.restartExecCommand(paths(o), o.exec)))),
     );
 
   cli

@@ -68,12 +68,25 @@ export async function upgradeRefusal(msg: unknown, running: string): Promise<str
 export async function checkUpgradeTarget(program: Program, running: string): Promise<{ ok: true; version: string } | { ok: false; error: string }> {
   let version: string;
   try {
-    version = await probeVersion(program);
+    version = await probeOnce(program);
   } catch (err) {
     return { ok: false, error: (err as Error).message };
   }
   if (!isNewer(version, running)) return { ok: false, error: `${program.command} is ${version}, not newer than the running ${running}: only a newer gateway replaces a running one` };
   return { ok: true, version };
+}
+
+/** Probes in progress by program: bridges of a new release started together ask at once, and one run answers all. */
+const probing = new Map<string, Promise<string>>();
+
+function probeOnce(program: Program): Promise<string> {
+  const key = JSON.stringify([program.command, ...program.args]);
+  let p = probing.get(key);
+  if (!p) {
+    p = probeVersion(program).finally(() => probing.delete(key));
+    probing.set(key, p);
+  }
+  return p;
 }
 
 /** A newer primary's program, and how its file looked when we learned of it (a changed file is not trusted). */

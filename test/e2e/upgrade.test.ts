@@ -171,6 +171,29 @@ describe("two releases on one installation", () => {
     await expectNoProcessLeft(old.bin);
   });
 
+  test("restart from an older binary restarts the running newer release, not this one", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(next, home);
+    await echoThrough(client, "next serves");
+    const primary = servingPid(next, home);
+    const r = run(old, home, ["restart"], LONG_LINGER);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(
+      r.stdout.startsWith(
+        `this binary (${OLD_VERSION}) is older than the running gateway (${NEXT_VERSION}): restarting it from its own binary ${next.bin} (${NEXT_VERSION}); to go back to this one: restart --exec ${old.bin}\n`,
+      ),
+      r.stdout,
+    );
+    await echoThrough(client, "after");
+    const { json } = statusJson(next, home);
+    assert.equal(json.version, NEXT_VERSION);
+    assert.notEqual(json.pid, primary);
+    await client.close();
+    stopGateway(next, home);
+    await expectNoProcessLeft(next.bin);
+    await expectNoProcessLeft(old.bin);
+  });
+
   test("a client of the older release, served by the newer one, brings back the newer one after the primary dies", async () => {
     const home = tempHome();
     const { client } = await connectClient(old, home);

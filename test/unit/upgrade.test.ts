@@ -2,7 +2,7 @@
 // it finds, never a newer or equal one; and start a newer release's program after a loss, while it is there.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -140,4 +140,23 @@ test("versionRelation: this binary against the running one", () => {
   assert.equal(versionRelation("0.0.0-dev", "0.0.0-dev"), "same");
   assert.equal(versionRelation("0.2.0", "x"), "unordered");
   assert.equal(versionRelation("0.2.0", undefined), "unordered");
+});
+
+test("an upgrade is granted only to a program that says it is newer; requests arriving together run it once", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "cmg-upg-"));
+  const runs = join(dir, "runs");
+  const fake = (version: string) => {
+    const file = join(dir, `gateway-${version}`);
+    writeFileSync(file, `#!/bin/sh\necho run >> '${runs}'\necho ${version}\n`);
+    chmodSync(file, 0o755);
+    return { command: file, args: [] };
+  };
+  const newer = fake("0.2.0");
+  const refusals = await Promise.all([1, 2, 3, 4].map(() => upgradeRefusal({ op: "handover", upgrade: true, program: newer }, "0.1.0")));
+  assert.deepEqual(refusals, [undefined, undefined, undefined, undefined]);
+  assert.equal(readFileSync(runs, "utf8"), "run\n");
+  const same = fake("0.1.0");
+  assert.equal(await upgradeRefusal({ op: "handover", upgrade: true, program: same }, "0.1.0"), `${same.command} is 0.1.0, not newer than the running 0.1.0: only a newer gateway replaces a running one`);
+  const rc = fake("0.2.0-rc.1");
+  assert.match((await upgradeRefusal({ op: "handover", upgrade: true, program: rc }, "0.2.0"))!, /is 0\.2\.0-rc\.1, not newer than the running 0\.2\.0/);
 });
