@@ -65,9 +65,10 @@ export async function runCli(argv: string[]): Promise<number> {
     .option("--json", "With --status: machine-readable output")
     .option("--primary", "Internal: run the shared primary (started by the first client)")
     .option("--watchdog", "Internal: a primary's watchdog (ends its downstream servers if it dies)")
+    .option("--handover", "Internal: with --primary, take over from the primary that started this one")
     .option("--profile <name>", "Serve this client the named profile of config.json (tools, prompts, resources it sees)")
     .option("--max-name-length <n>", "Keep the tool names this client sees within n characters (16-64), e.g. for Cursor")
-    .action((args: string[], o: GlobalOptions & { standalone?: boolean; status?: boolean; primary?: boolean; watchdog?: boolean; profile?: unknown; maxNameLength?: unknown }) => {
+    .action((args: string[], o: GlobalOptions & { standalone?: boolean; status?: boolean; primary?: boolean; watchdog?: boolean; handover?: boolean; profile?: unknown; maxNameLength?: unknown }) => {
       if (args.length) throw new GatewayError("USAGE", `unknown command "${args[0]}"; see --help`);
       const session: SessionRequest = {
         ...(o.profile !== undefined ? { profile: String(o.profile) } : {}),
@@ -78,7 +79,7 @@ export async function runCli(argv: string[]): Promise<number> {
         : o.status
           ? statusCommand(paths(o), Boolean(o.json))
           : o.primary
-            ? servePrimary(paths(o))
+            ? servePrimary(paths(o), undefined, Boolean(o.handover))
             : o.standalone
               ? serveStandalone(paths(o), session)
               : serveBridge(paths(o), session);

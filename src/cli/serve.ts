@@ -27,7 +27,7 @@ export async function serveBridge(paths: StatePaths, view: SessionRequest = {}):
   // A person at a terminal, not a client: say what this is (once the primary's URL can be named).
   const told = noticeOnTerminal(paths);
   // One id for this client's whole session, told to every primary it reaches (see SessionRequest.binding).
-  const session: SessionRequest = { ...view, binding: randomBytes(16).toString("base64url") };
+  const session: SessionRequest = { ...view, binding: randomBytes(16).toString("base64url"), moves: true };
   let warned: string | undefined;
   const upgrade = new UpgradeWatch({
     version: VERSION,
@@ -93,14 +93,17 @@ function lingerFromEnv(): number {
 }
 
 /** `--primary`: the one per installation, started detached by a bridge. */
-export async function servePrimary(paths: StatePaths, lingerMs?: number): Promise<number> {
+export async function servePrimary(paths: StatePaths, lingerMs?: number, takeOver = false): Promise<number> {
   ensureStateDir(paths);
   configureLogging({ tag: "primary", file: paths.logFile });
   // Detached, the primary's stderr goes nowhere: its log file keeps info unless a level was asked for.
   if (!process.env.CLAUDE_MPM_LOG_LEVEL) configureLogging({ level: "info" });
   const { runPrimary } = await import("../gateway/runtime.js");
   try {
-    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv(), watchdog: selfCommand() });
+    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv(), watchdog: selfCommand(), takeOver });
+    // Now, not at the end of the event loop: an orderly end would close the lock's socket, which the next
+    // primary holds too, and closing it unlinks its file.
+    if (outcome.handedOver) process.exit(EXIT.OK);
     return outcome.fatal ? EXIT.FAILURE : EXIT.OK;
   } catch (err) {
     // Lost the race for the lock: another primary serves, which is all a caller wanted.

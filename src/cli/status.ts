@@ -155,7 +155,12 @@ export async function stopCommand(paths: StatePaths): Promise<number> {
  */
 export async function restartCommand(paths: StatePaths, program: HandoverProgram = primaryProgram(paths)): Promise<number> {
   const c = coordinatesFor(paths);
-  const answer = await requestHandover(c, program);
+  let answer = await requestHandover(c, program);
+  // A primary that is still starting (or still taking over itself) is asked again, for a while.
+  for (const deadline = Date.now() + 10_000; answer && !answer.ok && /still starting/.test(answer.error) && Date.now() < deadline; ) {
+    await new Promise((r) => setTimeout(r, 100));
+    answer = await requestHandover(c, program);
+  }
   if (answer?.ok) {
     // What answers next must be the new primary: the old one exits right after its answer.
     const deadline = Date.now() + 10_000;
@@ -163,6 +168,13 @@ export async function restartCommand(paths: StatePaths, program: HandoverProgram
     const kept = answer.handed_over.length ? `; servers kept running: ${answer.handed_over.join(", ")}` : "";
     const fresh = answer.restarted.length ? `; started afresh: ${answer.restarted.join(", ")}` : "";
     out(`claude-mpm-gateway restarted (pid ${answer.pid} -> ${answer.next_pid})${kept}${fresh}`);
+    return EXIT.OK;
+  }
+  if (answer?.lost) {
+    // Killed mid-handover: the next primary took over, or a fresh one starts now; either way one serves.
+    const conn = await connectToPrimary(c, { kind: "control", spawn: true, program });
+    conn.socket.destroy();
+    out(`claude-mpm-gateway restarted (pid ${conn.welcome.pid}; the old primary went away during the handover)`);
     return EXIT.OK;
   }
   if (answer && !answer.unsupported) {

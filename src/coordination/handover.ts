@@ -3,6 +3,7 @@
 // downstream servers and the lock, moves the sessions over, answers, and exits.
 import { readFileSync } from "node:fs";
 import { controlRequest, type Coordinates } from "./client.js";
+import { isLockHeld } from "./lock.js";
 
 /** The gateway program a primary hands over to: run as `command ...args --primary`. */
 export interface HandoverProgram {
@@ -29,6 +30,8 @@ export type HandoverAnswer =
       pid?: number;
       /** True when a handover cannot happen here at all (platform, an older primary): replace it by stop + start. */
       unsupported?: boolean;
+      /** The primary went away without answering (killed during the handover): whichever primary now runs is the one. */
+      lost?: boolean;
     };
 
 /** How long a handover may take, start of the next primary and the drain of calls in flight included. */
@@ -53,7 +56,9 @@ export function parseProgram(value: unknown): HandoverProgram | undefined {
  * (an older primary answers an unknown op the same way).
  */
 export async function requestHandover(c: Coordinates, program: HandoverProgram, timeoutMs = HANDOVER_TIMEOUT_MS): Promise<HandoverAnswer | null> {
+  if (!(await isLockHeld(c.lock))) return null;
   const answer = await controlRequest<HandoverAnswer & { error?: string }>(c, handoverMessage(program), timeoutMs);
+  if (!answer) return { ok: false, lost: true, error: "the primary went away without answering" };
   if (answer && !answer.ok && /unknown op/.test(answer.error ?? "")) return { ...answer, unsupported: true };
   return answer;
 }

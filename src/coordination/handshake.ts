@@ -27,6 +27,8 @@ export interface SessionRequest {
    * bound to it, so a retry after a takeover is honoured and no other session can use it.
    */
   binding?: string;
+  /** The bridge moves its session to the next primary when told (a handover) instead of losing its calls. */
+  moves?: boolean;
 }
 
 /** An accepted hello: the connection's kind and, for a session, what its client asked for. */
@@ -145,7 +147,7 @@ const nonce = () => randomBytes(16).toString("hex");
 
 /** The session fields of a hello, if well-formed; a client that sends none asks for the default view. */
 function sessionRequest(hello: Record<string, unknown>): SessionRequest | undefined {
-  const { profile, max_name_length: max, session_id: binding } = hello;
+  const { profile, max_name_length: max, session_id: binding, moves } = hello;
   if (profile !== undefined && (typeof profile !== "string" || !profile || profile.length > 200)) return undefined;
   if (max !== undefined && !Number.isInteger(max)) return undefined;
   if (binding !== undefined && (typeof binding !== "string" || !/^[A-Za-z0-9_-]{16,64}$/.test(binding))) return undefined;
@@ -153,6 +155,7 @@ function sessionRequest(hello: Record<string, unknown>): SessionRequest | undefi
     ...(profile !== undefined ? { profile } : {}),
     ...(max !== undefined ? { maxNameLength: max as number } : {}),
     ...(binding !== undefined ? { binding } : {}),
+    ...(moves === true ? { moves: true } : {}),
   };
 }
 
@@ -201,6 +204,7 @@ export async function sendHello(socket: Socket, token: string, kind: ConnectionK
     ...(session.profile !== undefined ? { profile: session.profile } : {}),
     ...(session.maxNameLength !== undefined ? { max_name_length: session.maxNameLength } : {}),
     ...(session.binding !== undefined ? { session_id: session.binding } : {}),
+    ...(session.moves ? { moves: true } : {}),
   };
   socket.write(JSON.stringify({ claude_mpm_gateway: PROTOCOL, kind, nonce: ours, ...asked }) + "\n");
   let challenge: Record<string, unknown>;

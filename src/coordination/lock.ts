@@ -1,4 +1,4 @@
-import { closeSync, constants, ftruncateSync, openSync, writeSync } from "node:fs";
+import { closeSync, constants, ftruncateSync, lstatSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { GatewayError } from "../errors.js";
 import { claimSocket, probeSocket } from "./pathLock.js";
@@ -52,6 +52,41 @@ export async function isLockHeld(plan: LockPlan): Promise<boolean> {
   if (!held) return true;
   await held.release();
   return false;
+}
+
+/**
+ * The lock a previous primary handed over (Linux): its listening socket, received over the handover channel,
+ * so the lock never was free. This process did not bind the file, so closing the socket would leave it:
+ * release removes it first, while it is still the one handed over (no one else can have bound its path).
+ */
+export function adoptSocketLock(plan: LockPlan, server: Server): HeldLock {
+  if (plan.kind !== "socket-file") throw new GatewayError("UNSUPPORTED_PLATFORM", `a ${plan.kind} lock cannot be handed over`);
+  const inode = () => {
+    try {
+      return lstatSync(plan.file, { bigint: true }).ino;
+    } catch {
+      return undefined;
+    }
+  };
+  const ino = inode();
+  let released: Promise<void> | undefined;
+  return {
+    plan,
+    server,
+    notePid: (lockFile) => writePid(lockFile),
+    stillHeld: () => ino !== undefined && inode() === ino,
+    release: () =>
+      (released ??= new Promise<void>((resolve) => {
+        if (ino !== undefined && inode() === ino) {
+          try {
+            unlinkSync(plan.file);
+          } catch {
+            // gone already
+          }
+        }
+        server.close(() => resolve());
+      })),
+  };
 }
 
 async function acquireSocketFile(plan: Extract<LockPlan, { kind: "socket-file" }>): Promise<HeldLock | null> {

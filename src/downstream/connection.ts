@@ -4,7 +4,10 @@ import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { logger } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { LineTransport } from "../transport/lineTransport.js";
-import { killTree, spawnGroup } from "./processTree.js";
+import { Socket } from "node:net";
+import { killTree, spawnGroup, stopAdopted } from "./processTree.js";
+import { captureClient, restoreClient, type ClientState } from "./clientState.js";
+import { isOurs, type RecordedGroup } from "./serverRecord.js";
 
 const log = logger("downstream");
 
@@ -21,6 +24,24 @@ export interface Connection {
   ended: Promise<string>;
   /** Ends the session and stops the server's process tree, bounded by the grace period. */
   close(): Promise<void>;
+  /** A local server's: stops using it without stopping it, for a handover (see DetachedStdio). */
+  detach?(): DetachedStdio | undefined;
+}
+
+/** A running local server as its handover needs it: its stdio pipes and what the client knew of it. */
+export interface DetachedStdio {
+  pipes: StdioPipes;
+  pid: number;
+  state: ClientState;
+  /** Bytes of a partial line already read from its stdout: the next reader starts with them. */
+  leftover: Buffer;
+}
+
+/** A server's three stdio pipes, as sockets (the form in which Node passes them to another process). */
+export interface StdioPipes {
+  stdin: Socket;
+  stdout: Socket;
+  stderr: Socket;
 }
 
 /** How a connection is opened. */
@@ -110,8 +131,77 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
       await client.close().catch(() => undefined);
       await killTree(child, opts.stopGraceMs);
     },
+    detach: () => {
+      const state = captureClient(client);
+      // POSIX: libuv's stdio pipes are sockets, which Node can pass to another process; elsewhere they are not.
+      if (!state || child.pid === undefined || !(child.stdin instanceof Socket) || !(child.stdout instanceof Socket) || !(child.stderr instanceof Socket)) return undefined;
+      client.onclose = undefined;
+      const leftover = transport.release();
+      child.stderr.removeAllListeners("data");
+      child.stderr.pause();
+      return { pipes: { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr }, pid: child.pid, state, leftover };
+    },
   };
   await handshake(conn, client, transport, opts);
+  return conn;
+}
+
+/**
+ * Connects to a local server another primary started and handed over: the same process, reached over the
+ * pipes it passed, the client's negotiated state restored (no new handshake). The server is not our child:
+ * its end shows as the end of its stdout, and stopping it goes to its recorded process group.
+ */
+export async function adoptStdio(name: string, handed: { pipes: StdioPipes; pid: number; state: ClientState; leftover: Buffer }, group: RecordedGroup, opts: ConnectOptions): Promise<Connection> {
+  const { stdin, stdout, stderr } = handed.pipes;
+  const stderrTail: string[] = [];
+  stderr.setEncoding("utf8");
+  stderr.on("data", (chunk: string) => lastLines(stderrTail, chunk, name));
+  stderr.on("error", () => undefined);
+  let report!: (why: string) => void;
+  const ended = new Promise<string>((resolve) => (report = resolve));
+  const tail = () => (stderrTail.length ? `: ${stderrTail[stderrTail.length - 1]}` : "");
+  const transport = new LineTransport({
+    input: stdout,
+    output: stdin,
+    endOutput: true,
+    onWarning: (m) => log.warn(`${name}: ${m}`),
+    settleBetweenMessages: true,
+    initial: handed.leftover,
+  });
+  Object.assign(transport, { pid: handed.pid, stderr });
+  const client = newClient(opts);
+  opts.setup(client);
+  client.onclose = () => report(`closed its stdout${tail()}`);
+  client.onerror = (err) => log.debug(`${name}: ${err.message}`);
+  let closing: Promise<void> | undefined;
+  const conn: Connection = {
+    client,
+    pid: handed.pid,
+    era: handed.state.discover ? "modern" : "legacy",
+    ended,
+    close: () =>
+      (closing ??= (async () => {
+        await client.close().catch(() => undefined);
+        stderr.destroy();
+        await stopAdopted(group, isOurs, opts.stopGraceMs);
+      })()),
+    // Handed on again (the next restart): the same pipes, as they came.
+    detach: () => {
+      const state = captureClient(client);
+      if (!state) return undefined;
+      client.onclose = undefined;
+      const leftover = transport.release();
+      stderr.removeAllListeners("data");
+      stderr.pause();
+      return { pipes: handed.pipes, pid: handed.pid, state, leftover };
+    },
+  };
+  try {
+    await restoreClient(client, transport, handed.state);
+  } catch (err) {
+    await conn.close();
+    throw new GatewayError("DOWNSTREAM_FAILED", `cannot take over the running server: ${describeError(err)}`, { cause: err });
+  }
   return conn;
 }
 

@@ -16,7 +16,9 @@ import { describeError } from "../errors.js";
 import { logger } from "../log.js";
 import { GATEWAY_NAME } from "../version.js";
 import type { ServerConfig } from "./config.js";
-import { closedOnProbe, connect, type Connection } from "./connection.js";
+import { adoptStdio, closedOnProbe, connect, type Connection, type StdioPipes } from "./connection.js";
+import type { ClientState } from "./clientState.js";
+import type { RecordedGroup } from "./serverRecord.js";
 import type { EraCache } from "./eraCache.js";
 
 const log = logger("downstream");
@@ -86,6 +88,25 @@ export interface DownstreamHooks {
 }
 
 type ListKind = "tools" | "resources" | "templates" | "prompts";
+
+/** A running local server as one primary hands it to the next (plain JSON; the pipes travel beside it). */
+export interface HandedServer {
+  name: string;
+  config: ServerConfig;
+  pid: number;
+  state: ClientState;
+  lists: { tools: Tool[]; resources: Resource[]; templates: ResourceTemplate[]; prompts: Prompt[] };
+  restarts: number;
+  /** Bytes of a partial line read from its stdout, base64. */
+  leftover: string;
+}
+
+/** A handed-over server with its pipes and recorded group, as the next primary adopts it. */
+export interface Adoptable {
+  handed: HandedServer;
+  pipes: StdioPipes;
+  group: RecordedGroup;
+}
 
 /** A promise and the function that resolves it. */
 function signalOnce(): { promise: Promise<void>; fire: () => void } {
@@ -292,6 +313,63 @@ export class Downstream {
     this.lastError = `needs a sign-in: run \`${GATEWAY_NAME} auth login ${this.name}\``;
     log.warn(`${this.name}: ${this.lastError}`);
     this.setState("needs-sign-in");
+  }
+
+  /**
+   * For a handover: stops using the running server without stopping it, and returns it with its pipes;
+   * undefined when it cannot be handed over (not running, remote, one session's, or a platform whose stdio
+   * pipes Node cannot pass). This object does nothing more afterwards.
+   */
+  detach(): { handed: HandedServer; pipes: StdioPipes } | undefined {
+    if (this.state !== "running" || this.session !== undefined || !this.conn?.detach) return undefined;
+    const conn = this.conn;
+    const out = conn.detach!();
+    if (!out) return undefined;
+    this.epoch++;
+    clearTimeout(this.timer);
+    clearInterval(this.pinger);
+    this.conn = undefined;
+    // No hooks: the sessions that could hear of it are moving to the next primary, which lists it on.
+    this.state = "stopped";
+    const lists = { tools: this.tools, resources: this.resources, templates: this.templates, prompts: this.prompts };
+    const handed: HandedServer = { name: this.name, config: this.config, pid: out.pid, state: out.state, lists, restarts: this.restarts, leftover: out.leftover.toString("base64") };
+    return { handed, pipes: out.pipes };
+  }
+
+  /** Takes over a server a previous primary ran (see detach): the same process, its lists and state kept. */
+  adopt(a: Adoptable): void {
+    this.launching = this.takeOver(a);
+  }
+
+  private async takeOver({ handed, pipes, group }: Adoptable): Promise<void> {
+    const epoch = ++this.epoch;
+    this.setState("starting");
+    try {
+      const conn = await adoptStdio(this.name, { pipes, pid: handed.pid, state: handed.state, leftover: Buffer.from(handed.leftover, "base64") }, group, {
+        startTimeoutMs: this.startBoundMs,
+        stopGraceMs: this.timing.stopGraceMs,
+        setup: (client) => this.setup(client),
+        signal: this.abortStart.signal,
+      });
+      if (epoch !== this.epoch) return void conn.close();
+      this.conn = conn;
+      void conn.ended.then((why) => this.fail(epoch, why));
+      ({ tools: this.tools, resources: this.resources, templates: this.templates, prompts: this.prompts } = handed.lists);
+      this.restarts = handed.restarts;
+      // A modern server's list changes come on a listen stream of the client that opened it: open ours.
+      if (conn.era === "modern") await this.listen(conn.client, epoch);
+      await this.hooks.connected(this, conn.client);
+      if (epoch !== this.epoch) return;
+      this.runningSince = Date.now();
+      log.info(`${this.name}: taken over (pid ${handed.pid}, ${this.tools.length} tools, ${conn.era} era)`);
+      this.pinger = setInterval(() => void this.ping(epoch), this.timing.pingIntervalMs);
+      this.pinger.unref();
+      this.setState("running");
+      // A change announced while it moved was heard by neither primary: the lists are fetched again.
+      for (const k of ["tools", "resources", "templates", "prompts"] as const) void this.refresh(conn.client, k);
+    } catch (err) {
+      this.fail(epoch, describeError(err));
+    }
   }
 
   /** Stops and starts the server afresh (after a sign-in or sign-out), backoff forgotten. */

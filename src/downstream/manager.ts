@@ -26,7 +26,8 @@ import { Catalog, templateMatches } from "./catalog.js";
 import { loadConfig, remoteEntry, sameServer, type GatewayConfig } from "./config.js";
 import type { Profile } from "./profileConfig.js";
 import { watchConfig, DEFAULT_WATCH, type WatchOptions } from "./configWatcher.js";
-import { DEFAULT_TIMING, Downstream, type Timing } from "./downstream.js";
+import { DEFAULT_TIMING, Downstream, type Adoptable, type HandedServer, type Timing } from "./downstream.js";
+import type { StdioPipes } from "./connection.js";
 import { SessionInstances } from "./sessionInstances.js";
 import { EraCache } from "./eraCache.js";
 import { forward } from "./forward.js";
@@ -102,9 +103,27 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     this.rounds = new RoundTrips(opts.signer ?? StateSigner.ephemeral());
   }
 
-  /** Reads the config, starts its servers (without waiting for them) and watches the file for edits. */
-  start(): void {
-    void this.reload();
+  /** Servers a previous primary handed over, by name: adopted instead of started while the config still names them. */
+  private adoptable = new Map<string, Adoptable>();
+  /** Set once this primary hands its servers over: no request goes to them any more. */
+  private frozen = false;
+
+  /**
+   * Reads the config, starts its servers (without waiting for them) and watches the file for edits. Servers
+   * `adopt` holds (a handover) are taken over where the config names them unchanged, and stopped otherwise.
+   */
+  start(adopt: Adoptable[] = []): void {
+    for (const a of adopt) this.adoptable.set(a.handed.name, a);
+    void this.reload().then(() => {
+      // Handed over but no longer configured (or changed meanwhile): stopped like a removed server.
+      const left = [...this.adoptable.values()];
+      this.adoptable.clear();
+      for (const a of left) {
+        const d = new Downstream(a.handed.name, a.handed.config, this.hooks, this.timing);
+        d.adopt(a);
+        void d.stop();
+      }
+    });
     if (this.opts.watch !== false) this.unwatch = watchConfig(this.opts.configPath, () => void this.reload(), this.opts.watch ?? DEFAULT_WATCH);
   }
 
@@ -185,6 +204,12 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
       }
       const d = new Downstream(name, cfg, this.hooks, this.timing);
       this.servers.set(name, d);
+      const handed = this.adoptable.get(name);
+      if (handed && !cfg.disabled && sameServer(cfg, handed.handed.config)) {
+        this.adoptable.delete(name);
+        d.adopt(handed);
+        continue;
+      }
       log.info(`${name}: ${cfg.disabled ? "disabled" : "starting"} (${cfg.type === "stdio" ? cfg.command : cfg.url})`);
       d.start();
     }
@@ -208,6 +233,40 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     await Promise.all([...[...this.servers.values()].map((d) => d.stop()), this.instances.stopAll()]);
     this.servers.clear();
     this.invalidate();
+  }
+
+  /** Requests in flight to servers (tools/call, prompts/get, resources/read), over all sessions. */
+  get inFlight(): number {
+    let n = 0;
+    for (const list of this.flights.values()) n += list.length;
+    return n;
+  }
+
+  /**
+   * For a handover: no request goes to a server from now on, and each running local server that can be is
+   * detached (left running, see Downstream.detach) and returned with its pipes; the others are stopped (the
+   * next primary starts them afresh). The manager serves nothing afterwards.
+   */
+  async handOut(): Promise<{ servers: Array<{ handed: HandedServer; pipes: StdioPipes }>; fresh: string[] }> {
+    this.frozen = true;
+    this.stopped = true;
+    this.markApplied();
+    this.unwatch?.();
+    await this.reloading;
+    this.rounds.stop();
+    const out: Array<{ handed: HandedServer; pipes: StdioPipes }> = [];
+    const stopping: Array<Promise<void>> = [this.instances.stopAll()];
+    const fresh: string[] = [];
+    for (const d of this.servers.values()) {
+      const detached = d.detach();
+      if (detached) out.push(detached);
+      else {
+        if (d.state !== "disabled") fresh.push(d.name);
+        stopping.push(d.stop());
+      }
+    }
+    await Promise.all(stopping);
+    return { servers: out, fresh };
   }
 
   /** OAuth for the remote servers (sign-in, tokens, refresh): set by the runtime, absent in unit tests. */
@@ -339,6 +398,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
 
   /** Runs a forwarded request while recording its origin, so the server's own requests find their client. */
   async withFlight<T>(server: string, origin: CallOrigin | undefined, fn: () => Promise<T>): Promise<T> {
+    // Its servers now belong to the next primary: a request that reached this one late is refused, once.
+    if (this.frozen) throw rpcError(ProtocolErrorCode.InternalError, "the gateway is handing over to its next primary; call again");
     const flight: Flight = { origin };
     const list = this.flights.get(server) ?? [];
     list.push(flight);

@@ -161,3 +161,13 @@ export async function endGroups<G extends { pid: number }>(groups: G[], isOurs: 
   await waitUntil(() => ours.every((g) => !groupAlive(g.pid)), 1000);
   return ours.length;
 }
+
+/**
+ * Stops a server this process adopted (a previous primary started it and handed it over, so it is not our
+ * child and no exit event comes): its stdin was closed by the caller; the group gets a moment to exit, then
+ * SIGTERM and SIGKILL after `graceMs`, only while `stillOurs` proves the recorded leader is the process.
+ */
+export async function stopAdopted<G extends { pid: number }>(group: G, stillOurs: (g: G) => boolean, graceMs: number): Promise<void> {
+  if (!WINDOWS && !(await waitUntil(() => !groupAlive(group.pid), Math.min(500, graceMs)))) await endGroups([group], stillOurs, graceMs);
+  tracker?.ended(group.pid);
+}

@@ -107,11 +107,13 @@ export function isOurs(group: RecordedGroup): boolean {
 
 /**
  * The groups this primary holds, kept in the state dir so the next primary can end what a killed one left
- * (see `reapRecorded`) or, on a handover, take them over (`adopt`, `release`).
+ * (see `reapRecorded`) or, on a handover, take them over (`adopt`, `handOff`).
  */
 export class ServerRecord {
   private readonly held = new Map<number, RecordedGroup>();
   private readonly owner = ownerSelf();
+  /** The file belongs to the next primary: nothing is written or removed any more. */
+  private handedOff = false;
 
   constructor(readonly file: string) {}
 
@@ -143,15 +145,25 @@ export class ServerRecord {
     return [...this.held.values()];
   }
 
+  /**
+   * Gives groups to the next primary (which records them in the file from now on): they are forgotten here,
+   * and this record never writes the file again.
+   */
+  handOff(pids: number[]): void {
+    for (const pid of pids) this.held.delete(pid);
+    this.handedOff = true;
+  }
+
   /** Removes the file (every group ended, or handed over): returns what was held. */
   release(): RecordedGroup[] {
     const held = this.groups();
     this.held.clear();
-    rmSync(this.file, { force: true });
+    if (!this.handedOff) rmSync(this.file, { force: true });
     return held;
   }
 
   private write(): void {
+    if (this.handedOff) return;
     const data: RecordFile = { version: 1, owner: this.owner, groups: this.groups() };
     try {
       writeFileAtomic(this.file, JSON.stringify(data, null, 2) + "\n");

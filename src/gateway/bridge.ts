@@ -4,6 +4,13 @@ import { LineSplitter, MAX_LINE_BYTES } from "../transport/lines.js";
 /** The id the bridge gives a replayed `initialize`, so its answer can be told apart and swallowed. */
 export const REPLAY_ID = "claude-mpm-gateway:replay";
 
+/**
+ * What a primary handing over tells a bridge that said it `moves` (see SessionRequest): send nothing more
+ * here, take the answers to what was sent, then reconnect (to the next primary) with what the client sent
+ * meanwhile. No call is then lost or failed by the move. Never reaches the client.
+ */
+export const MOVE_NOTICE = "notifications/claude-mpm-gateway/move";
+
 /** JSON-RPC code of the error a bridge answers with when the primary is lost or cannot be reached. */
 export const PRIMARY_LOST = -32603;
 
@@ -130,6 +137,8 @@ export class Bridge {
   private modernPinned = false;
   /** The client's initialize reached some primary: a new one must be given it again. */
   private initialized = false;
+  /** The primary is handing over: nothing more is sent to it, and the bridge leaves once it has answered all. */
+  private moving = false;
   /** The client closed its input: it sends no more, but still reads the answers to what it sent. */
   private ended = false;
   private finished?: () => void;
@@ -242,9 +251,23 @@ export class Bridge {
       if (typeof info.id === "string" && info.id.startsWith(`${REPLAY_ID}:`)) return;
       this.pending.delete(info.id);
       this.longLived.delete(info.id);
-    }
+    } else if (info?.method === MOVE_NOTICE) return this.move();
     this.toClient(line);
+    if (this.moving && !this.pending.size) this.leave();
     this.finishIfAnswered();
+  }
+
+  /** The primary hands over: what the client sends is held from now on, until the bridge reconnects. */
+  private move(): void {
+    this.moving = true;
+    this.ready = false;
+    if (!this.pending.size) this.leave();
+  }
+
+  /** Everything sent to the old primary is answered: close it; lost() reconnects with what was held. */
+  private leave(): void {
+    this.moving = false;
+    this.upstream?.end();
   }
 
   private toClient(line: Buffer): void {
@@ -308,7 +331,8 @@ export class Bridge {
     if (this.upstream !== up) return;
     this.upstream = undefined;
     this.ready = false;
-    this.opts.onLog?.(`the gateway primary went away with ${this.pending.size} request(s) unanswered`);
+    this.moving = false;
+    if (this.pending.size) this.opts.onLog?.(`the gateway primary went away with ${this.pending.size} request(s) unanswered`);
     for (const id of this.pending) this.answerLost(id, "the gateway primary stopped before answering; retry the request");
     this.pending.clear();
     // The client still waits on its listen streams: they go to the next primary, which is reached now.

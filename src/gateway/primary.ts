@@ -10,13 +10,19 @@ import { acceptHello, newToken, removeToken, writeToken, type Hello, type Welcom
 import { createAdmission } from "../coordination/admission.js";
 import { bootId, pidNamespace, processStartTime, readInstance, removeInstance, writeInstance, type InstanceInfo } from "../coordination/instanceFile.js";
 import { foreignPrimary, startHeartbeat } from "../coordination/instanceProof.js";
-import { acquireLock } from "../coordination/lock.js";
+import { acquireLock, adoptSocketLock } from "../coordination/lock.js";
+import { parseProgram, type HandoverProgram } from "../coordination/handover.js";
+import { forwardOrClose, handOverTo, type HandoverOutcome } from "./handOver.js";
+import { fromOld, startedForHandover, type NextPrimary } from "./handoverLink.js";
+import { SessionTable } from "./sessionTable.js";
+import { answerControl, readControlRequest } from "./control.js";
+import { takeOver, LOCK_WAIT_MS } from "./takeOver.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
 import type { PrimaryStatus } from "../coordination/status.js";
 import { guardServers, type ServerGuard } from "../downstream/guard.js";
 import { LineTransport } from "../transport/lineTransport.js";
-import { createSession, serveSession, type SessionHandle, type SessionOptions } from "./session.js";
+import { createSession, serveSession, type SessionOptions } from "./session.js";
 import { sessionStatus } from "../profiles/sessionStatus.js";
 import { SessionView } from "../profiles/sessionView.js";
 import { createDownstream, createRegistry } from "./services.js";
@@ -37,12 +43,19 @@ export interface PrimaryOptions {
   lingerMs: number;
   /** The gateway program, run as this primary's watchdog (`--watchdog`); none when undefined (the API in a script). */
   watchdog?: { command: string; args: string[] };
+  /** Started by a primary handing over (`--handover`, with a channel to it): take over from it. */
+  takeOver?: boolean;
 }
 
 /** Why the primary stopped. */
 export interface PrimaryOutcome {
   reason: string;
   fatal: boolean;
+  /**
+   * Handed over to a next primary, which holds the lock's socket too: the process must end without closing
+   * it (an orderly exit closes every handle, and closing a bound socket unlinks its file).
+   */
+  handedOver?: boolean;
 }
 
 /**
@@ -53,10 +66,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   const { paths } = opts;
   ensureStateDir(paths);
   const coords = coordinatesFor(paths);
-  const lock = await acquireLock(coords.lock);
+  // Taking over: the old primary hands its lock over (the kernel object is never free) and stays recorded.
+  const old = opts.takeOver && startedForHandover() ? fromOld(VERSION) : undefined;
+  const handed = old ? await old.lock(LOCK_WAIT_MS) : undefined;
+  const lock = handed ? adoptSocketLock(coords.lock, handed.server) : await acquireLock(coords.lock);
   if (!lock) throw new GatewayError("LOCK_HELD", `another primary holds ${coords.lock.display}`);
   try {
-    const other = foreignPrimary(paths.instanceFile, (f) => {
+    const other = old ? null : foreignPrimary(paths.instanceFile, (f) => {
       const r = readInstance(f);
       return r.kind === "ok" ? r.info : null;
     });
@@ -72,7 +88,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     throw err;
   }
 
-  const token = newToken();
+  // The same token across a handover: bridges connecting meanwhile prove the one on disk, whoever answers.
+  const token = handed?.token ?? newToken();
   const instance: InstanceInfo = {
     pid: process.pid,
     gateway_name: GATEWAY_NAME,
@@ -89,7 +106,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     log_path: paths.logFile,
     state_dir: paths.stateDir,
   };
-  const sessions = new Set<SessionHandle>();
+  const sessions = new SessionTable();
   const registry = createRegistry("primary", paths, () => sessions.size);
   const downstream = createDownstream(paths, registry);
   const oauth = downstream.oauth;
@@ -103,36 +120,35 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   let stopping: Promise<void> | undefined;
   /** Set once the downstream processes are guarded (after the reap of a predecessor's). */
   const held: { guard?: ServerGuard } = {};
+  /** Set while handing over; `next` once the lock has moved to it. */
+  let handing: { next?: NextPrimary } | undefined;
   let resolveDone!: (outcome: PrimaryOutcome) => void;
   const done = new Promise<PrimaryOutcome>((r) => (resolveDone = r));
 
   const armLinger = (ms = opts.lingerMs) => {
     clearTimeout(lingerTimer);
-    if (sessions.size === 0 && flows === 0 && !http) {
+    if (sessions.size === 0 && flows === 0 && !http && !handing) {
       lingerTimer = setTimeout(() => void shutdown(`idle for ${ms} ms with no session`), ms);
     }
   };
 
-  // Each session's view (its profile, and its client once known), for status.
-  const views = new Map<SessionHandle, SessionView>();
   const status = async (): Promise<PrimaryStatus> => ({
     ...instance,
     uptime_s: Math.round(process.uptime()),
     sessions: sessions.size,
     tools: registry.names(),
     downstream: downstream.status(),
-    clients: await Promise.all([...views.values()].map((v) => sessionStatus(v, v.client, registry.list()))),
+    clients: await Promise.all(sessions.views().map((v) => sessionStatus(v, v.client, registry.list()))),
   });
 
-  const openSession = (socket: Socket, asked: SessionOptions, view: SessionView) => {
+  const openSession = (socket: Socket, asked: SessionOptions & { moves?: boolean }, view: SessionView) => {
     const transport = new LineTransport({
       input: socket,
       output: socket,
       endOutput: true,
       onWarning: (m) => log.warn(`session: ${m}`),
       onClosed: () => {
-        sessions.delete(session);
-        views.delete(session);
+        sessions.remove(session);
         log.info(`session closed (${sessions.size} left)`);
         if (!stopping) armLinger();
       },
@@ -148,33 +164,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     };
     const session = serveSession(createSession({ registry, downstream, options, view }), transport);
     if (!transport.isClosed) {
-      sessions.add(session);
-      views.set(session, view);
+      sessions.add(session, socket, view, asked.moves === true);
     }
     log.info(`session opened (${sessions.size} connected)`);
   };
 
-  const serveControl = (socket: Socket) => {
-    socket.setEncoding("utf8");
-    let buf = "";
-    let answered = false;
-    socket.on("data", (chunk: string) => {
-      // One request per connection: a long one (a sign-in) must not be started again by more bytes.
-      if (answered) return;
-      buf += chunk;
-      const nl = buf.indexOf("\n");
-      if (nl === -1) {
-        if (buf.length > 4096) socket.destroy();
-        return;
-      }
-      answered = true;
-      let msg: unknown;
-      try {
-        msg = JSON.parse(buf.slice(0, nl));
-      } catch {
-        msg = undefined;
-      }
-      const op = (msg as { op?: unknown } | undefined)?.op;
+  const serveControl = (socket: Socket) =>
+    readControlRequest(socket, (msg, op) => {
       if (isAuthRequest(msg)) {
         flows++;
         clearTimeout(lingerTimer);
@@ -183,29 +179,70 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
           flows--;
           if (!stopping) armLinger();
         });
-      } else if (op === "status") void status().then((s) => socket.end(JSON.stringify(s) + "\n"));
+      } else if (op === "status") void status().then((s) => answerControl(socket, s));
       else if (op === "stop") {
-        socket.end(JSON.stringify({ ok: true, pid: process.pid }) + "\n");
+        answerControl(socket, { ok: true, pid: process.pid });
         void shutdown("stop requested");
       } else if (op === "handover") {
+        const program = parseProgram((msg as { program?: unknown }).program);
+        if (!program) return answerControl(socket, { ok: false, pid: process.pid, error: "handover: a program { command, args } without --primary is required" });
         // An automatic upgrade (a newer bridge's request) goes only to a program newer than this one.
-        void upgradeRefusal(msg, VERSION).then((refusal) => {
+        void upgradeRefusal(msg, VERSION).then(async (refusal) => {
           if (refusal !== undefined) {
             log.info(`upgrade refused: ${refusal}`);
-            socket.end(JSON.stringify({ ok: false, pid: process.pid, error: refusal }) + "\n");
-            return;
+            return answerControl(socket, { ok: false, pid: process.pid, error: refusal });
           }
-          // Not built yet: the caller replaces this primary by a stop and a fresh start.
-          socket.end(JSON.stringify({ ok: false, pid: process.pid, unsupported: true, error: "this primary cannot hand over yet" }) + "\n");
+          const { answer, committed, next } = await handOver(program);
+          // Answered first: this process must not end before the requester has heard.
+          socket.once("close", () => (committed ? void shutdown(answer.ok ? `handed over to pid ${answer.next_pid}` : "the handover failed", false, answer.ok ? next : undefined) : undefined));
+          answerControl(socket, answer);
         });
-      } else socket.end(JSON.stringify({ ok: false, error: `unknown op ${String(op)}` }) + "\n");
+      } else answerControl(socket, { ok: false, error: `unknown op ${String(op)}` });
     });
-    socket.resume();
+
+  const handOver = (program: HandoverProgram): Promise<HandoverOutcome> => {
+    // Before its servers are guarded (still starting, or still taking over from its own predecessor) a primary has nothing it could hand on safely.
+    const busy = stopping ? "the primary is stopping" : handing ? "a handover is in progress" : !held.guard ? "the primary is still starting; try again" : undefined;
+    if (busy) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, error: busy } });
+    const state: { next?: NextPrimary } = {};
+    handing = state;
+    clearTimeout(lingerTimer);
+    return handOverTo(
+      {
+        lockServer: lock.server,
+        token,
+        downstream,
+        guard: held.guard,
+        moveSessions: () => sessions.move(),
+        sessionsMoving: () => sessions.moving,
+        pauseSessions: () => sessions.pause(true),
+        closeSessions: () => sessions.closeAll(),
+        letGo: async () => {
+          stopHeartbeat();
+          await http?.close(5000);
+          http = undefined;
+        },
+        moved: (next) => {
+          state.next = next;
+          // Accepted from now on without reading a byte, so the connection can be passed on whole.
+          if (lock.server) (lock.server as NetServer & { pauseOnConnect: boolean }).pauseOnConnect = true;
+        },
+      },
+      program,
+    ).then((outcome) => {
+      if (!outcome.committed) {
+        handing = undefined;
+        sessions.pause(false);
+        armLinger();
+      }
+      return outcome;
+    });
   };
 
   const gate = createAdmission({ warn: (m) => log.warn(m), debug: (m) => log.debug(m) });
   const onConnection = (socket: Socket) => {
-    if (stopping) {
+    if (handing?.next) return forwardOrClose(handing.next, socket);
+    if (stopping || handing) {
       socket.destroy();
       return;
     }
@@ -229,7 +266,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       .catch((err) => log.warn(`session failed to open: ${describeError(err)}`));
   };
 
-  const shutdown = (why: string, fatal = false): Promise<void> => {
+  /** `handedTo`: the next primary holds the lock and the servers; its files, token and socket stay as they are. */
+  const shutdown = (why: string, fatal = false, handedTo?: NextPrimary): Promise<void> => {
     stopping ??= (async () => {
       log.info(`shutting down: ${why}`);
       // The lock's own socket (Linux) stays bound until the lock is released, last: closing it now would
@@ -237,7 +275,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       // refused meanwhile (onConnection).
       if (server !== lock.server) server?.close();
       await http?.close(5000);
-      for (const s of sessions) await s.close();
+      await sessions.closeAll();
       // After the sessions, not before: the first one closes before `stopping` is set, and its onclose re-arms
       // the linger, whose timer would keep a stopped primary alive for the whole linger (30 s by default).
       clearTimeout(lingerTimer);
@@ -246,6 +284,12 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       stopHeartbeat();
       gate.close();
       held.guard?.close();
+      if (handedTo) {
+        handedTo.release();
+        log.info("stopped (handed over)");
+        return resolveDone({ reason: why, fatal, handedOver: true });
+      }
+      handing?.next?.kill();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
       if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);
@@ -268,7 +312,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   try {
     writeToken(paths.tokenFile, token);
-    http = await startPrimaryHttp(paths, { registry, downstream });
+    // Taking over: the old primary's HTTP port is free only once it has let go (see takeOver below).
+    if (!old) http = await startPrimaryHttp(paths, { registry, downstream });
     if (http) instance.http_url = http.url;
     writeInstance(paths.instanceFile, instance);
     // A primary whose socket file was deleted can no longer be found: it steps down so the next one can start.
@@ -279,10 +324,20 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     throw isGatewayError(err) ? err : new GatewayError("STATE_DIR", describeError(err), { cause: err });
   }
   log.info(`primary ${VERSION} listening on ${coords.endpoint.display} (lock: ${coords.lock.display})`);
-  // Before any server starts: what a killed predecessor left is ended, and what we start is recorded and watched.
-  held.guard = await guardServers(paths.stateDir, opts.watchdog);
-  // Clients are served from now on; lists and calls wait (bounded) for servers still starting.
-  downstream.start();
+  if (old) {
+    old.onConnection(onConnection);
+    held.guard = await takeOver(old, paths, opts.watchdog, downstream);
+    http = await startPrimaryHttp(paths, { registry, downstream });
+    if (http) {
+      instance.http_url = http.url;
+      writeInstance(paths.instanceFile, instance);
+    }
+  } else {
+    // Before any server starts: what a killed predecessor left is ended, and what we start is recorded and watched.
+    held.guard = await guardServers(paths.stateDir, opts.watchdog);
+    // Clients are served from now on; lists and calls wait (bounded) for servers still starting.
+    downstream.start();
+  }
   // The bridge that started us connects within moments; a short linger must not end us before it does.
   armLinger(Math.max(opts.lingerMs, STARTUP_GRACE_MS));
   const outcome = await done;

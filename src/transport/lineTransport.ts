@@ -29,6 +29,8 @@ export interface LineTransportOptions {
    * server's progress that arrives in the same read as its result would reach the handler too late.
    */
   settleBetweenMessages?: boolean;
+  /** Bytes a previous reader of `input` read but did not use (a handed-over pipe): read before the stream's. */
+  initial?: Buffer;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -64,6 +66,7 @@ export class LineTransport implements Transport {
 
   async start(): Promise<void> {
     const { input, output } = this.opts;
+    if (this.opts.initial?.length) this.splitter.push(this.opts.initial);
     input.on("data", this.onData);
     input.once("end", this.onEnd);
     input.once("close", this.onEnd);
@@ -95,6 +98,25 @@ export class LineTransport implements Transport {
     if (this.opts.endOutput) output.end();
     this.onclose?.();
     this.opts.onClosed?.();
+  }
+
+  /**
+   * Stops using the streams without ending them (they are handed to another process, which reads on where
+   * this left off): returns the bytes of a partial line read so far. No close event follows.
+   */
+  release(): Buffer {
+    const { input, output } = this.opts;
+    input.pause();
+    // Read from the pipe but not yet handed to us: whole lines are ours to deliver, the rest goes along.
+    for (let chunk: unknown; (chunk = input.read()) !== null; ) this.splitter.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    this.closed = true;
+    input.off("data", this.onData);
+    input.off("end", this.onEnd);
+    input.off("close", this.onEnd);
+    input.off("error", this.onStreamError);
+    output.off("error", this.onStreamError);
+    this.inbox.length = 0;
+    return this.splitter.take();
   }
 
   /** True once closed by either side. */

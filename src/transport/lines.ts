@@ -46,6 +46,13 @@ export class LineSplitter {
     return this.size;
   }
 
+  /** Gives up the bytes of the unterminated line held so far (a stream handed to another reader). */
+  take(): Buffer {
+    const held = this.discarding ? Buffer.alloc(0) : Buffer.concat(this.parts, this.size);
+    this.reset();
+    return held;
+  }
+
   private emit(): void {
     const line = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
     let len = line.length;

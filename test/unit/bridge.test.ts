@@ -3,7 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Duplex, PassThrough } from "node:stream";
-import { Bridge, PRIMARY_LOST, REPLAY_ID } from "../../src/gateway/bridge.js";
+import { Bridge, MOVE_NOTICE, PRIMARY_LOST, REPLAY_ID } from "../../src/gateway/bridge.js";
 
 type Msg = Record<string, unknown>;
 
@@ -263,6 +263,34 @@ describe("Bridge", () => {
       r.seen.slice(1).map((m) => m.id),
       [3, ...errors.map((m) => m.id), 4],
     );
+  });
+
+  test("told to move (a handover): in-flight answers arrive here, what the client sends meanwhile goes to the next primary, no error", async () => {
+    const r = rig();
+    await settle();
+    await handshake(r);
+    const p = r.primaries[0]!;
+    // The old primary closes its side once the bridge has ended its own, as a session's socket does.
+    p.fromBridge.on("end", () => p.toBridge.end());
+    r.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "slow" } });
+    await settle();
+    p.send({ jsonrpc: "2.0", method: MOVE_NOTICE });
+    await settle();
+    r.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "next" } });
+    await settle();
+    assert.deepEqual(p.got.map((m) => m.id ?? m.method), [0, "notifications/initialized", 1], "nothing more reaches the old primary");
+    assert.equal(r.connects, 1, "it waits for the answer before leaving");
+    p.send({ jsonrpc: "2.0", id: 1, result: { content: [] } });
+    await settle(20);
+    assert.equal(r.connects, 2);
+    const next = r.primaries[1]!;
+    assert.equal(next.got[0]!.id, REPLAY_ID);
+    next.send({ jsonrpc: "2.0", id: REPLAY_ID, result: INIT_RESULT });
+    await settle();
+    assert.equal(next.got.at(-1)!.id, 2, "the held request goes to the next primary");
+    next.send({ jsonrpc: "2.0", id: 2, result: { content: [] } });
+    await settle();
+    assert.deepEqual(r.seen.slice(1), [{ jsonrpc: "2.0", id: 1, result: { content: [] } }, { jsonrpc: "2.0", id: 2, result: { content: [] } }], "both answered once, no error, no notice");
   });
 
   test("a request the client cancelled is not answered with an error when the primary goes", async () => {

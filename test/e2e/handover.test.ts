@@ -1,0 +1,171 @@
+// Handover (issue 14): `restart` hands the running downstream servers and every client's session to the
+// next primary. Same server processes (pids, in-memory state), same client sessions, calls across it answered.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connectClient, expectNoProcessLeft, installBinary, primaries, readGatewayJson, run, runAsync, sleep, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { downstreamStatus, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
+
+let install: Install;
+before(() => {
+  install = installBinary();
+});
+after(() => install.cleanup());
+
+const pidOf = (home: string) => Number(readGatewayJson(home)?.pid);
+
+describe("restart hands over", () => {
+  test("server-memory and an in-memory counter keep their process and state; the same session reads them back", async () => {
+    const home = tempHome();
+    const files = mkdtempSync(join(tmpdir(), "cmg-memory-"));
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, {
+      memory: { ...SERVERS.memory(), env: { MEMORY_FILE_PATH: join(files, "memory.jsonl") }, startTimeoutMs: 60_000 },
+      flaky: SERVERS.flaky(state),
+    });
+    const { client } = await connectClient(install, home);
+    const created = await client.callTool({ name: "memory__create_entities", arguments: { entities: [{ name: "handover", entityType: "test", observations: ["kept across restart"] }] } });
+    assert.equal(created.isError, undefined, textOf(created));
+    assert.equal(textOf(await client.callTool({ name: "flaky__count", arguments: {} })), "1");
+    assert.equal(textOf(await client.callTool({ name: "flaky__count", arguments: {} })), "2");
+    const before = Object.fromEntries(downstreamStatus(install, home).map((d) => [d.name, d.pid]));
+    const oldPrimary = pidOf(home);
+
+    const r = run(install, home, ["restart"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^claude-mpm-gateway restarted \\(pid ${oldPrimary} -> (\\d+)\\); servers kept running: (memory, flaky|flaky, memory)\\n$`));
+    assert.notEqual(pidOf(home), oldPrimary);
+    assert.deepEqual(primaries(install.bin), [pidOf(home)]);
+
+    // The same session, no reconnect by the client: the counter goes on (a new process would say 1).
+    assert.equal(textOf(await client.callTool({ name: "flaky__count", arguments: {} })), "3");
+    const read = await client.callTool({ name: "memory__open_nodes", arguments: { names: ["handover"] } });
+    assert.match(textOf(read), /kept across restart/);
+    const afterwards = Object.fromEntries(downstreamStatus(install, home).map((d) => [d.name, d.pid]));
+    assert.deepEqual(afterwards, before, "the same server processes");
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+});
+
+describe("no call lost", () => {
+  test("calls in a loop from three clients across two restarts: none fails, all reach the same server process", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
+    const clients = await Promise.all([0, 1, 2].map(() => connectClient(install, home).then((c) => c.client)));
+    const server = textOf(await clients[0]!.callTool({ name: "flaky__pid", arguments: {} }));
+    let done = false;
+    const seen: string[] = [];
+    const loops = clients.map(async (client) => {
+      while (!done) {
+        try {
+          const r = await client.callTool({ name: "flaky__pid", arguments: {} });
+          seen.push(r.isError ? `tool error: ${textOf(r)}` : textOf(r));
+        } catch (err) {
+          seen.push(`rpc error: ${(err as Error).message}`);
+        }
+      }
+    });
+    const primariesSeen = [pidOf(home)];
+    for (let round = 0; round < 2; round++) {
+      await sleep(500);
+      // Not spawnSync: the clients' loops must go on while it runs.
+      const r = await runAsync(install, home, ["restart"]);
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /servers kept running: flaky/);
+      primariesSeen.push(pidOf(home));
+    }
+    await sleep(500);
+    done = true;
+    await Promise.all(loops);
+    assert.equal(new Set(primariesSeen).size, 3, "two handovers happened");
+    assert.ok(seen.length > 30, `calls made: ${seen.length}`);
+    // Every bridge moved its session: what was in flight finished on the old primary, the rest waited.
+    assert.deepEqual(seen.filter((s) => s !== server), [], "every call answered by the one server process");
+    for (const c of clients) await c.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+
+  test("a call in flight when restart comes finishes on the old primary", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
+    const { client } = await connectClient(install, home);
+    const server = textOf(await client.callTool({ name: "flaky__pid", arguments: {} }));
+    const slow = client.callTool({ name: "flaky__slow", arguments: { ms: 1500 } });
+    await sleep(200);
+    const restart = runAsync(install, home, ["restart"]);
+    const answer = await slow;
+    assert.equal(textOf(answer), `slept 1500 ms in ${server}`);
+    assert.equal((await restart).status, 0);
+    assert.equal(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })), server);
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+});
+
+/** Pids of live processes whose environment holds `marker` (a fixture server and its children). */
+function markedProcesses(marker: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (!readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(marker)) continue;
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) continue;
+      found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
+
+describe("kill -9 during the handover", () => {
+  for (const victim of ["old", "new"] as const) {
+    test(`of the ${victim} primary: one primary results, no server is left without one`, async () => {
+      const home = tempHome();
+      const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+      writeConfig(home, { flaky: SERVERS.flaky(state) });
+      const marker = `FLAKY_STATE=${state}`;
+      const { client } = await connectClient(install, home);
+      const first = Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
+      const old = pidOf(home);
+      // A call in flight keeps the handover in its drain (up to 5 s): the moment to kill one of the two.
+      const slow = client.callTool({ name: "flaky__slow", arguments: { ms: 4000 } }).catch((err: Error) => err);
+      await sleep(200);
+      const restart = runAsync(install, home, ["restart"]);
+      let next = 0;
+      await waitFor("the next primary to start", () => (next = primaries(install.bin).find((p) => p !== old) ?? 0) > 0, 15_000);
+      await sleep(300);
+      process.kill(victim === "old" ? old : next, "SIGKILL");
+      const r = await restart;
+      await slow;
+      // The session goes on, served by one primary, whose server is the only one running.
+      const now = Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
+      await waitFor("one primary", () => primaries(install.bin).length === 1, 15_000);
+      const [primary] = primaries(install.bin);
+      assert.equal(pidOf(home), primary);
+      if (victim === "new") {
+        assert.equal(r.status, 1, r.stdout);
+        assert.match(r.stderr, /restart failed, the running primary \(pid \d+\) goes on/);
+        assert.equal(primary, old, "the old primary goes on");
+        assert.equal(now, first, "with the same server");
+      } else {
+        assert.equal(r.status, 0, r.stderr);
+        assert.notEqual(primary, old);
+      }
+      await waitFor("only the serving primary's server left", () => JSON.stringify(markedProcesses(marker)) === JSON.stringify([now]), 10_000);
+      await client.close();
+      stopGateway(install, home);
+      await expectNoProcessLeft(install.bin);
+      await waitFor("no server left", () => markedProcesses(marker).length === 0, 10_000);
+    });
+  }
+});
