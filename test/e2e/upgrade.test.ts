@@ -3,7 +3,7 @@
 // checks the program itself); `restart --exec` hands over to another binary and refuses one that cannot start.
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlRequest, coordinatesFor } from "../../src/coordination/client.js";
 import { statePaths } from "../../src/coordination/paths.js";
@@ -22,7 +22,8 @@ import {
   waitFor,
   type Install,
 } from "./harness.js";
-import { buildRelease, killProcessesOfFile, NEXT_VERSION, OLD_VERSION } from "./versionKit.js";
+import { buildRelease, killProcessesOfFile, NEXT_VERSION, OLD_VERSION, processesOfFile } from "./versionKit.js";
+import { SERVERS, textOf, waitForTools, writeConfig } from "./downstreamKit.js";
 
 let old: Install;
 let next: Install;
@@ -214,5 +215,61 @@ describe("two releases on one installation", () => {
     stopGateway(next, home);
     await expectNoProcessLeft(next.bin);
     await expectNoProcessLeft(old.bin);
+  });
+});
+
+describe("upgrade in place", () => {
+  test("a release installed over the running binary: the next client upgrades the primary; the first client's session reads back what it wrote, from the same memory server process", async () => {
+    // Its own copy of the older release: the install below replaces this file.
+    const installed = installBinary();
+    const home = tempHome();
+    try {
+      writeConfig(home, { memory: { ...SERVERS.memory(), env: { MEMORY_FILE_PATH: join(home, "memory.jsonl") } } });
+      const first = await connectClient(installed, home);
+      await waitForTools(first.client, "memory tools", (n) => n.includes("memory__create_entities"));
+      const written = await first.client.callTool({
+        name: "memory__create_entities",
+        arguments: { entities: [{ name: "upgrade-probe", entityType: "test", observations: [`written under ${OLD_VERSION}`] }] },
+      });
+      assert.ok(!written.isError, textOf(written));
+      const before = statusJson(installed, home).json as { pid: number; version: string; executable: string; downstream: Array<{ name: string; pid: number }> };
+      assert.equal(before.version, OLD_VERSION);
+      const memoryPid = before.downstream.find((d) => d.name === "memory")!.pid;
+      assert.ok(memoryPid > 0);
+
+      // The install: the new release is written beside the file and renamed over it, as the README's line does.
+      copyFileSync(release.bin, `${installed.bin}.new`);
+      renameSync(`${installed.bin}.new`, installed.bin);
+      assert.equal(run(installed, home, ["--version"]).stdout.trim(), NEXT_VERSION);
+      // Nothing has changed yet: the old primary serves, and status (now the new binary) says so.
+      assert.match(run(installed, home, ["status"]).stdout, new RegExp(`note: this binary \\(${esc(NEXT_VERSION)}\\) is newer than the running gateway \\(${esc(OLD_VERSION)}\\)`));
+
+      // A client started from the new file: its bridge asks the old primary to hand over to it.
+      const second = await connectClient(installed, home);
+      await echoThrough(second.client, "served by the new release");
+      const after = statusJson(installed, home).json as typeof before;
+      assert.equal(after.version, NEXT_VERSION);
+      assert.notEqual(after.pid, before.pid);
+      assert.equal(after.executable, installed.bin);
+      assert.equal(after.downstream.find((d) => d.name === "memory")!.pid, memoryPid, "the memory server was handed over, not restarted");
+      assert.doesNotMatch(run(installed, home, ["status"]).stdout, /note:/);
+
+      // The first client, never restarted, still runs the old code (its file was replaced under it).
+      const oldBridges = processesOfFile(installed.bin).filter((p) => p.replaced && !p.args.includes("--primary"));
+      assert.equal(oldBridges.length, 1, JSON.stringify(processesOfFile(installed.bin)));
+      const read = await first.client.callTool({ name: "memory__open_nodes", arguments: { names: ["upgrade-probe"] } });
+      assert.match(textOf(read), new RegExp(`written under ${esc(OLD_VERSION)}`));
+      await echoThrough(first.client, "the old client goes on");
+      // And it does not ask again: the primary stays the one the upgrade made.
+      assert.equal(statusJson(installed, home).json.pid, after.pid);
+
+      await first.client.close();
+      await second.client.close();
+      stopGateway(installed, home);
+      await waitFor("no process of the installed file", () => processesOfFile(installed.bin).length === 0);
+    } finally {
+      killProcessesOfFile(installed.bin);
+      installed.cleanup();
+    }
   });
 });
