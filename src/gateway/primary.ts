@@ -120,8 +120,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   let stopping: Promise<void> | undefined;
   /** Set once the downstream processes are guarded (after the reap of a predecessor's). */
   const held: { guard?: ServerGuard } = {};
-  /** Set while handing over; `next` once the lock has moved to it. */
-  let handing: { next?: NextPrimary } | undefined;
+  /** Set while handing over: `next` once the lock has moved to it; `held`, connections that came before. */
+  let handing: { next?: NextPrimary; held: Socket[] } | undefined;
   let resolveDone!: (outcome: PrimaryOutcome) => void;
   const done = new Promise<PrimaryOutcome>((r) => (resolveDone = r));
 
@@ -204,9 +204,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     // Before its servers are guarded (still starting, or still taking over from its own predecessor) a primary has nothing it could hand on safely.
     const busy = stopping ? "the primary is stopping" : handing ? "a handover is in progress" : !held.guard ? "the primary is still starting; try again" : undefined;
     if (busy) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, error: busy } });
-    const state: { next?: NextPrimary } = {};
+    const state: { next?: NextPrimary; held: Socket[] } = { held: [] };
     handing = state;
     clearTimeout(lingerTimer);
+    // Connections from now on are accepted without reading a byte: held until the lock has moved, then passed
+    // on whole to the next primary (a bridge that moved reconnects at once and is served as soon as it serves).
+    const listening = lock.server as (NetServer & { pauseOnConnect: boolean }) | undefined;
+    if (listening) listening.pauseOnConnect = true;
     return handOverTo(
       {
         lockServer: lock.server,
@@ -224,15 +228,16 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
         },
         moved: (next) => {
           state.next = next;
-          // Accepted from now on without reading a byte, so the connection can be passed on whole.
-          if (lock.server) (lock.server as NetServer & { pauseOnConnect: boolean }).pauseOnConnect = true;
+          for (const socket of state.held.splice(0)) forwardOrClose(next, socket);
         },
       },
       program,
     ).then((outcome) => {
       if (!outcome.committed) {
         handing = undefined;
+        if (listening) listening.pauseOnConnect = false;
         sessions.pause(false);
+        for (const socket of state.held.splice(0)) onConnection(socket);
         armLinger();
       }
       return outcome;
@@ -241,12 +246,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   const gate = createAdmission({ warn: (m) => log.warn(m), debug: (m) => log.debug(m) });
   const onConnection = (socket: Socket) => {
+    socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
     if (handing?.next) return forwardOrClose(handing.next, socket);
-    if (stopping || handing) {
+    if (handing && !stopping) return void handing.held.push(socket);
+    if (stopping) {
       socket.destroy();
       return;
     }
-    socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
     let view: SessionView | undefined;
     // A session's view is checked against the profiles of the config once it is read: an unknown profile
     // is served (every request answered with an error naming it) and its user told on the bridge's stderr.
@@ -290,6 +296,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
         return resolveDone({ reason: why, fatal, handedOver: true });
       }
       handing?.next?.kill();
+      for (const socket of handing?.held.splice(0) ?? []) socket.destroy();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
       if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);
