@@ -96,7 +96,8 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
     ["Log", s.log_path],
   ];
   const lines = [`● claude-mpm-gateway - running`, rows(pairs)];
-  const differs = versionNote(s.version, binary(), paths.ownConfig);
+  // The lock moves to the next primary only where it is a socket (Linux): see gateway/handOver.ts.
+  const differs = versionNote(s.version, binary(), paths.ownConfig, coordinatesFor(paths).lock.kind === "socket-file");
   if (differs) lines.push(`  note: ${differs}`);
   if (s.clients?.length) {
     lines.push("  Clients (tool tokens are estimates):");
@@ -112,8 +113,12 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
   return lines.join("\n");
 }
 
-/** A line when the running gateway is not this binary's version, saying what happens about it. */
-export function versionNote(running: string, self = binary(), ownConfig?: string): string | undefined {
+/**
+ * A line when the running gateway is not this binary's version, saying what happens about it. Where a
+ * handover cannot keep the servers running (`keepsServers` false), a newer client does not replace the
+ * primary by itself (coordination/upgrade.ts): only the user's restart does.
+ */
+export function versionNote(running: string, self = binary(), ownConfig?: string, keepsServers = true): string | undefined {
   const ours = `this binary (${self.version})`;
   const arg = (a: string) => (/[\s"'$\\]/.test(a) ? `'${a.replace(/'/g, `'\\''`)}'` : a);
   const restart = [self.path, "restart", ...(ownConfig ? ["--config", ownConfig] : [])].map(arg).join(" ");
@@ -121,7 +126,9 @@ export function versionNote(running: string, self = binary(), ownConfig?: string
     case "same":
       return undefined;
     case "newer":
-      return `${ours} is newer than the running gateway (${running}): the next client started from it upgrades the gateway in place (sessions and servers kept); to upgrade now: ${restart}`;
+      return keepsServers
+        ? `${ours} is newer than the running gateway (${running}): the next client started from it upgrades the gateway in place (sessions and servers kept); to upgrade now: ${restart}`
+        : `${ours} is newer than the running gateway (${running}), which stays until its clients are gone (here an upgrade restarts every server); to upgrade now (servers restarted, sessions kept): ${restart}`;
     case "older":
       return `${ours} is older than the running gateway (${running}), which stays: an older binary never replaces a newer gateway`;
     case "unordered":

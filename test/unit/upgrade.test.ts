@@ -10,6 +10,7 @@ import type { PrimaryConnection } from "../../src/coordination/client.js";
 import type { Program } from "../../src/coordination/executable.js";
 import { writeInstance, type InstanceInfo } from "../../src/coordination/instanceFile.js";
 import { UpgradeWatch, upgradeRefusal, versionRelation, type HandoverReply } from "../../src/coordination/upgrade.js";
+import { versionNote } from "../../src/cli/status.js";
 
 const OWN: Program = { command: "/opt/new/claude-mpm-gateway", args: ["--config", "/c.json"] };
 
@@ -159,4 +160,19 @@ test("an upgrade is granted only to a program that says it is newer; requests ar
   assert.equal(await upgradeRefusal({ op: "handover", upgrade: true, program: same }, "0.1.0"), `${same.command} is 0.1.0, not newer than the running 0.1.0: only a newer gateway replaces a running one`);
   const rc = fake("0.2.0-rc.1");
   assert.match((await upgradeRefusal({ op: "handover", upgrade: true, program: rc }, "0.2.0"))!, /is 0\.2\.0-rc\.1, not newer than the running 0\.2\.0/);
+});
+
+test("status's note: which binary is newer, and whether a client upgrades by itself on this platform", () => {
+  const self = { version: "0.2.0", path: "/opt/gw dir/claude-mpm-gateway" };
+  assert.equal(versionNote("0.2.0", self), undefined);
+  assert.equal(
+    versionNote("0.1.0", self, "/c.json"),
+    "this binary (0.2.0) is newer than the running gateway (0.1.0): the next client started from it upgrades the gateway in place (sessions and servers kept); to upgrade now: '/opt/gw dir/claude-mpm-gateway' restart --config /c.json",
+  );
+  assert.equal(
+    versionNote("0.1.0", self, undefined, false),
+    "this binary (0.2.0) is newer than the running gateway (0.1.0), which stays until its clients are gone (here an upgrade restarts every server); to upgrade now (servers restarted, sessions kept): '/opt/gw dir/claude-mpm-gateway' restart",
+  );
+  assert.equal(versionNote("0.3.0", self), "this binary (0.2.0) is older than the running gateway (0.3.0), which stays: an older binary never replaces a newer gateway");
+  assert.equal(versionNote("dev", self), "this binary (0.2.0) is not the running gateway's version (dev)");
 });
