@@ -233,6 +233,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       },
       program,
     ).then((outcome) => {
+      if (!outcome.answer.ok) log.warn(`handover to ${program.command} failed${outcome.committed ? "; this primary stops" : "; this primary goes on"}: ${outcome.answer.error}`);
       if (!outcome.committed) {
         handing = undefined;
         if (listening) listening.pauseOnConnect = false;

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectClient, expectNoProcessLeft, installBinary, primaries, readGatewayJson, run, runAsync, sleep, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { connectClient, expectNoProcessLeft, installBinary, primaries, readGatewayJson, run, listenersOf, runAsync, sleep, socketFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { downstreamStatus, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 
 let install: Install;
@@ -162,6 +162,47 @@ describe("kill -9 during the handover", () => {
         assert.notEqual(primary, old);
       }
       await waitFor("only the serving primary's server left", () => JSON.stringify(markedProcesses(marker)) === JSON.stringify([now]), 10_000);
+      await client.close();
+      stopGateway(install, home);
+      await expectNoProcessLeft(install.bin);
+      await waitFor("no server left", () => markedProcesses(marker).length === 0, 10_000);
+    });
+  }
+});
+
+describe("kill -9 after the lock has moved", () => {
+  // The next primary is frozen (SIGSTOP) the moment it holds the lock's socket, so the old one waits for
+  // its "adopted" with the servers' pipes sent: the one moment two primaries both hold the lock.
+  for (const victim of ["old", "new"] as const) {
+    test(`of the ${victim} primary: one primary results, no server is left without one`, async () => {
+      const home = tempHome();
+      const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+      writeConfig(home, { flaky: SERVERS.flaky(state) });
+      const marker = `FLAKY_STATE=${state}`;
+      const { client } = await connectClient(install, home);
+      Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
+      const old = pidOf(home);
+      const lock = socketFiles(home).lock;
+      const restart = runAsync(install, home, ["restart"]);
+      let next = 0;
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline) {
+        next = primaries(install.bin).find((p) => p !== old) ?? 0;
+        if (next && listenersOf(lock, [next]).length) break;
+        await sleep(1);
+      }
+      assert.ok(next && listenersOf(lock, [next]).length, "the next primary came to hold the lock");
+      process.kill(next, "SIGSTOP");
+      process.kill(victim === "old" ? old : next, "SIGKILL");
+      if (victim === "old") process.kill(next, "SIGCONT");
+      await restart;
+      // The session goes on with whichever primary serves, started afresh by the client if none does.
+      const now = Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
+      await waitFor("one primary", () => primaries(install.bin).length === 1, 15_000);
+      const [primary] = primaries(install.bin);
+      assert.equal(pidOf(home), primary);
+      assert.notEqual(primary, victim === "old" ? old : next);
+      await waitFor("only the serving primary's server left", () => JSON.stringify(markedProcesses(marker)) === JSON.stringify([now]), 15_000);
       await client.close();
       stopGateway(install, home);
       await expectNoProcessLeft(install.bin);
