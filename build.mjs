@@ -5,7 +5,7 @@
 // builds without); the other cross-builds have no cache.
 import { build } from "esbuild";
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -208,6 +208,10 @@ async function fetchOfficialNode(target) {
   return bin;
 }
 
+// The whole program rides in the binary as a SEA asset that src/front.ts compiles inside this wrapper (a
+// CommonJS module's); its code cache is made here with the same text, so the wrapper has one definition.
+const FULL_WRAPPER = ["(function (exports, require, module, __filename, __dirname) {", "\n})"];
+
 async function bundle(outfile, entry = "main.ts") {
   await build({
     entryPoints: [join(root, "src", entry)],
@@ -217,9 +221,11 @@ async function bundle(outfile, entry = "main.ts") {
     format: "cjs",
     target: "node20",
     minify: true,
+    // ASCII only (non-ASCII escaped): src/front.ts reads the whole program's bundle as latin1.
+    charset: "ascii",
     legalComments: "none",
     logLevel: "warning",
-    define: { __GATEWAY_VERSION__: JSON.stringify(gatewayVersion) },
+    define: { __GATEWAY_VERSION__: JSON.stringify(gatewayVersion), __FULL_WRAPPER__: JSON.stringify(FULL_WRAPPER) },
     // jsonc-parser's "main" is a UMD build whose require() calls esbuild cannot follow; its ESM build bundles.
     alias: { "jsonc-parser": "jsonc-parser/lib/esm/main.js" },
   });
@@ -241,9 +247,14 @@ async function main() {
 }
 
 async function buildInto(workDir) {
+  // Two bundles: the whole program (main.ts), and the small front (front.ts) that a client launch runs as
+  // the bridge and that evaluates the whole program for any other command line.
+  const fullPath = join(workDir, "gateway-full.cjs");
+  await bundle(fullPath, "main.ts");
+  if (readFileSync(fullPath).some((b) => b > 0x7f)) fail(`${fullPath} is not ASCII: src/front.ts would misread it`);
   const bundlePath = join(workDir, "gateway.cjs");
-  await bundle(bundlePath);
-  log(`bundled ${bundlePath} (${(readFileSync(bundlePath).length / 1024).toFixed(0)} KiB)`);
+  await bundle(bundlePath, "front.ts");
+  log(`bundled ${bundlePath} (${(readFileSync(bundlePath).length / 1024).toFixed(0)} KiB) and ${fullPath} (${(readFileSync(fullPath).length / 1024).toFixed(0)} KiB)`);
 
   const base = opts.node === "official" ? await fetchOfficialNode(target) : fetchNode(spec.pkg, spec.version, spec.exe);
   // The base says its own version where it can run: the release must embed the Node it claims to.
@@ -261,14 +272,24 @@ async function buildInto(workDir) {
   const seaConfig = JSON.parse(readFileSync(join(root, "sea-config.json"), "utf8"));
   const mode = opts["sea-mode"] || (seaConfig.useSnapshot ? "snapshot" : seaConfig.useCodeCache ? "codecache" : "plain");
   const blob = join(workDir, "sea-prep.blob");
+  const useCodeCache = ownNode && (mode === "codecache" || (emulator !== null && mode === "snapshot"));
+  const useSnapshot = native && mode === "snapshot";
+  // A snapshot holds the whole program already evaluated: its main is the whole program, with no front.
+  const assets = useSnapshot ? {} : { "gateway-full.cjs": fullPath };
+  if (useCodeCache && !useSnapshot) {
+    const cachePath = join(workDir, "gateway-full.cache");
+    makeCodeCache(blobMaker, fullPath, cachePath);
+    assets["gateway-full.cache"] = cachePath;
+  }
   const config = {
     ...seaConfig,
-    main: bundlePath,
+    main: useSnapshot ? fullPath : bundlePath,
     output: blob,
     // A code cache or snapshot is V8 state of the Node that makes it: only a blob made by the target's own
     // Node may carry one. (A snapshot under emulation is untried, so emulated builds stop at a code cache.)
-    useCodeCache: ownNode && (mode === "codecache" || (emulator !== null && mode === "snapshot")),
-    useSnapshot: native && mode === "snapshot",
+    useCodeCache,
+    useSnapshot,
+    assets,
   };
   const configPath = join(workDir, "sea-config.json");
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -288,6 +309,19 @@ async function buildInto(workDir) {
   }
   const cache = config.useSnapshot ? "snapshot" : config.useCodeCache ? "code cache" : "no cache";
   log(`${out} (${(statSync(out).size / 1024 / 1024).toFixed(1)} MiB, Node ${nodeVersion}${opts.node === "official" ? " from nodejs.org" : ""}, ${cache}${emulator ? ", made and smoke-tested under qemu" : ""})`);
+}
+
+/**
+ * The whole program's V8 code cache, made by the Node that makes the blob (the binary's own Node), from the
+ * exact text src/front.ts compiles. The binary checks it took (CLAUDE_MPM_GATEWAY_CHECK_CACHE, below).
+ */
+function makeCodeCache(node, fullPath, cachePath) {
+  const script = `const { readFileSync, writeFileSync } = require("node:fs");
+const { Script } = require("node:vm");
+const [head, tail] = ${JSON.stringify(FULL_WRAPPER)};
+const s = new Script(head + readFileSync(${JSON.stringify(fullPath)}, "utf8") + tail, { filename: "gateway-full.cjs" });
+writeFileSync(${JSON.stringify(cachePath)}, s.createCachedData());`;
+  execFileSync(node[0], [...node.slice(1), "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
 }
 
 async function makeBinary(base, blob, out, emulator) {
@@ -316,8 +350,12 @@ async function makeBinary(base, blob, out, emulator) {
   if (signable) execFileSync("codesign", ["--sign", "-", "--identifier", "claude-mpm-gateway", out]);
   if (native || emulator) {
     const run = emulator ? [...emulator, out] : [out];
-    const v = execFileSync(run[0], [...run.slice(1), "--version"], { encoding: "utf8" }).trim();
-    if (v !== gatewayVersion) throw new Error(`smoke test: the new binary's --version printed ${JSON.stringify(v)}`);
+    // --version runs the whole program (the front's other path): with the check on, a code cache V8 refused
+    // (made by another Node, or from other text) is reported on stderr rather than silently slowing every start.
+    const r = spawnSync(run[0], [...run.slice(1), "--version"], { encoding: "utf8", env: { ...process.env, CLAUDE_MPM_GATEWAY_CHECK_CACHE: "1" } });
+    const v = (r.stdout ?? "").trim();
+    if (v !== gatewayVersion) throw new Error(`smoke test: the new binary's --version printed ${JSON.stringify(v)}; stderr: ${r.stderr}`);
+    if (/code cache rejected/.test(r.stderr ?? "")) throw new Error(`smoke test: ${r.stderr.trim()}`);
   }
 }
 

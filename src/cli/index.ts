@@ -2,10 +2,11 @@ import { cac } from "cac";
 import type { SessionRequest } from "../coordination/handshake.js";
 import { statePaths } from "../coordination/paths.js";
 import { parseNameLimit } from "../profiles/nameLimit.js";
-import { GatewayError, describeError, isGatewayError } from "../errors.js";
+import { GatewayError } from "../errors.js";
 import { configureLogging, LOG_LEVELS, parseLogLevel } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
-import { EXIT, exitCodeFor } from "./exitCodes.js";
+import { EXIT } from "./exitCodes.js";
+import { exitQuietlyOnEpipe, reportError } from "./report.js";
 import type { InstallOptions } from "./install.js";
 import { serveBridge, servePrimary, serveStandalone, serveWatchdog } from "./serve.js";
 import type { AddOptions } from "./servers.js";
@@ -44,10 +45,7 @@ Environment:
 
 /** Parses argv (without node and script) and runs the command; resolves to the process exit code. */
 export async function runCli(argv: string[]): Promise<number> {
-  // stdout closed by its reader (`tools | head`, a client that quit): nothing left to say, and no crash.
-  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
-    if (err.code === "EPIPE") process.exit(EXIT.OK);
-  });
+  exitQuietlyOnEpipe();
   const cli = cac(GATEWAY_NAME);
   let action: Promise<number> | undefined;
   const set = (p: Promise<number>) => {
@@ -191,20 +189,6 @@ export async function runCli(argv: string[]): Promise<number> {
     if (!action) throw new GatewayError("USAGE", "nothing to do; see --help");
     return await action;
   } catch (err) {
-    return report(err);
+    return reportError(err);
   }
-}
-
-function report(err: unknown): number {
-  if (isGatewayError(err)) {
-    process.stderr.write(`${GATEWAY_NAME}: ${err.message}\n`);
-    return exitCodeFor(err.code);
-  }
-  // cac's own parse errors (unknown option, missing argument) are usage errors.
-  if (err instanceof Error && err.name === "CACError") {
-    process.stderr.write(`${GATEWAY_NAME}: ${err.message}; see --help\n`);
-    return EXIT.USAGE;
-  }
-  process.stderr.write(`${GATEWAY_NAME}: ${describeError(err)}\n`);
-  return EXIT.FAILURE;
 }

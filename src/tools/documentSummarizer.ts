@@ -23,7 +23,8 @@ let cachedChars = 0;
 const tokens = (chars: number): number => Math.ceil(chars / 4);
 // . ! ? then a capital, digit or opening mark ("Node.js", "1.2.3" stay whole), or a CJK stop. Not Intl.Segmenter:
 // V8 copies the whole input into every segment it yields, so a 10 MB paragraph ran out of memory.
-const SENTENCE_END = /(?<=[.!?…]["'”’)\]*_]*)\s+(?=[\p{Lu}\p{N}"'“‘`([*_])|(?<=[。！？])\s*/u;
+// Non-ASCII written as escapes (…, ” ’, “ ‘, 。！？): the bundle must be ASCII (src/front.ts reads it as latin1).
+const SENTENCE_END = /(?<=[.!?\u2026]["'\u201d\u2019)\]*_]*)\s+(?=[\p{Lu}\p{N}"'\u201c\u2018`([*_])|(?<=[\u3002\uff01\uff1f])\s*/u;
 const STOP_WORDS = new Set(
   ("about after all also and are because been but can could did does for from had has have her his how into its just may " +
     "might more most not our she should some such than that the their them then there these they this those too under " +
