@@ -127,7 +127,8 @@ describe("the client's choices honoured", () => {
     const other = join(mkdtempSync(join(tmpdir(), "cmg-other-")), "servers.json");
     writeFileSync(other, JSON.stringify({ mcpServers: { theirs: SERVERS.flaky(state) } }));
     const a = await connectClient(install, home);
-    const b = await connectClient(install, home, ["--config", other]);
+    // A linger longer than the test: `stop --config` below must find that primary, however slow the machine.
+    const b = await connectClient(install, home, ["--config", other], { CLAUDE_MPM_GATEWAY_LINGER_MS: "60000" });
     const names = async (c: Client) => (await c.listTools()).tools.map((t) => t.name).filter((n) => n.includes("__"));
     assert.deepEqual((await names(a.client)).filter((n) => n.endsWith("__pid")), ["mine__pid"]);
     assert.deepEqual((await names(b.client)).filter((n) => n.endsWith("__pid")), ["theirs__pid"]);
