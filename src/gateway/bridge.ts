@@ -204,6 +204,7 @@ export class Bridge {
     const info = peek(line);
     this.noteEra(info, line);
     if (this.ready) return this.forward(line, info);
+    if (this.moving && (info?.method === undefined || info.method === "notifications/cancelled")) return this.toOldPrimary(line, info);
     if (this.queuedBytes + line.length > (this.opts.maxQueueBytes ?? 16 * 1024 * 1024)) {
       if (isId(info?.id) && info.method) this.answerLost(info.id, "the gateway is reconnecting and its queue is full");
       return;
@@ -262,6 +263,15 @@ export class Bridge {
     this.moving = true;
     this.ready = false;
     if (!this.pending.size) this.leave();
+  }
+
+  /**
+   * While moving, the old primary still gets the client's answers to its questions (a call waiting on a
+   * sampling or elicitation answer) and cancellations: without them the calls in flight there could not end.
+   */
+  private toOldPrimary(line: Buffer, info: Peek | undefined): void {
+    this.forward(line, info);
+    if (this.moving && !this.pending.size) this.leave();
   }
 
   /** Everything sent to the old primary is answered: close it; lost() reconnects with what was held. */

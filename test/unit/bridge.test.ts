@@ -293,6 +293,28 @@ describe("Bridge", () => {
     assert.deepEqual(r.seen.slice(1), [{ jsonrpc: "2.0", id: 1, result: { content: [] } }, { jsonrpc: "2.0", id: 2, result: { content: [] } }], "both answered once, no error, no notice");
   });
 
+  test("while moving, the client's answer to the old primary's question and its cancellations still reach the old primary", async () => {
+    const r = rig();
+    await settle();
+    await handshake(r);
+    const p = r.primaries[0]!;
+    p.fromBridge.on("end", () => p.toBridge.end());
+    r.send({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "asks" } });
+    r.send({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "slow" } });
+    await settle();
+    p.send({ jsonrpc: "2.0", method: MOVE_NOTICE });
+    p.send({ jsonrpc: "2.0", id: "q1", method: "sampling/createMessage", params: {} });
+    await settle();
+    r.send({ jsonrpc: "2.0", id: "q1", result: { role: "assistant", content: { type: "text", text: "yes" } } });
+    r.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 2 } });
+    r.send({ jsonrpc: "2.0", id: 3, method: "ping" });
+    await settle();
+    assert.deepEqual(p.got.slice(4).map((m) => m.id ?? m.method), ["q1", "notifications/cancelled"], "the answer and the cancellation, not the new request");
+    p.send({ jsonrpc: "2.0", id: 1, result: { content: [] } });
+    await settle(20);
+    assert.equal(r.connects, 2, "left once call 1 was answered (call 2 was cancelled)");
+  });
+
   test("a request the client cancelled is not answered with an error when the primary goes", async () => {
     const r = rig();
     await settle();
