@@ -42,7 +42,7 @@ export async function servePrimary(paths: StatePaths, lingerMs?: number, takeOve
   if (!process.env.CLAUDE_MPM_LOG_LEVEL) configureLogging({ level: "info" });
   const { runPrimary } = await import("../gateway/runtime.js");
   try {
-    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv(), watchdog: selfCommand(), takeOver });
+    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv(), watchdog: selfCommand(), takeOver, exitsAfterHandover: true });
     // Now, not at the end of the event loop: an orderly end would close the lock's socket, which the next
     // primary holds too, and closing it unlinks its file.
     if (outcome.handedOver) process.exit(EXIT.OK);

@@ -45,6 +45,12 @@ export interface PrimaryOptions {
   watchdog?: { command: string; args: string[] };
   /** Started by a primary handing over (`--handover`, with a channel to it): take over from it. */
   takeOver?: boolean;
+  /**
+   * The process ends at once when runPrimary resolves handed over (the CLI's `--primary`), as it must: an
+   * orderly end would close the lock's socket the next primary holds too. Without it (the API in a script)
+   * a handover is refused as unsupported, and `restart` stops and starts instead.
+   */
+  exitsAfterHandover?: boolean;
 }
 
 /** Why the primary stopped. */
@@ -202,6 +208,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   const handOver = (program: HandoverProgram): Promise<HandoverOutcome> => {
     // Before its servers are guarded (still starting, or still taking over from its own predecessor) a primary has nothing it could hand on safely.
+    if (!opts.exitsAfterHandover) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, unsupported: true, error: "a primary run in a script cannot hand over" } });
     const busy = stopping ? "the primary is stopping" : handing ? "a handover is in progress" : !held.guard ? "the primary is still starting; try again" : undefined;
     if (busy) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, error: busy } });
     const state: { next?: NextPrimary; held: Socket[] } = { held: [] };
