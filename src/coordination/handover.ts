@@ -30,6 +30,8 @@ export type HandoverAnswer =
       pid?: number;
       /** True when a handover cannot happen here at all (platform, an older primary): replace it by stop + start. */
       unsupported?: boolean;
+      /** Refused for a passing state (starting, stopping, another handover under way): asking again later may succeed. */
+      busy?: boolean;
       /** The primary went away without answering (killed during the handover): whichever primary now runs is the one. */
       lost?: boolean;
     };

@@ -31,6 +31,11 @@ export function versionRelation(binary: string, running: string | undefined): Ve
   return (["older", "same", "newer"] as const)[compareSemVer(a, b) + 1]!;
 }
 
+/** How often, and how far apart, a bridge asks a primary that answered busy (bounded: its client waits). */
+const BUSY_ATTEMPTS = 5;
+const BUSY_RETRY_MS = 400;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 /** What a bridge hears back from its upgrade request (null: no primary answered). */
 export type HandoverReply = HandoverAnswer;
 
@@ -160,18 +165,24 @@ export class UpgradeWatch {
       this.remembered = undefined;
       conn = await reach(this.opts.program);
     }
-    const running = this.runningVersion(conn.welcome);
-    if (running !== undefined && isNewer(this.opts.version, running) && !this.asked.has(running)) {
-      this.asked.add(running);
+    // A busy primary (just starting, or another client's handover under way) is asked again shortly: a
+    // client of the new release that came a moment too early must not leave the old one serving for days.
+    for (let attempt = 1; ; attempt++) {
+      const running = this.runningVersion(conn.welcome);
+      if (running === undefined || !isNewer(this.opts.version, running) || this.asked.has(running)) break;
       conn.socket.destroy();
       const reply = await ask(this.opts.program).catch((err: Error): HandoverReply => ({ ok: false, error: err.message }));
-      this.opts.onLog?.(
-        reply?.ok
-          ? `the running gateway ${running} handed over to this program's ${this.opts.version} (pid ${reply.pid} -> ${reply.next_pid})`
-          : `the running gateway ${running} stays: it did not hand over to ${this.opts.version} (${reply?.error ?? "no answer"})`,
-      );
+      if (reply && !reply.ok && reply.busy && attempt < BUSY_ATTEMPTS) {
+        await sleep(BUSY_RETRY_MS);
+      } else {
+        this.asked.add(running);
+        this.opts.onLog?.(
+          reply?.ok
+            ? `the running gateway ${running} handed over to this program's ${this.opts.version} (pid ${reply.pid} -> ${reply.next_pid})`
+            : `the running gateway ${running} stays: it did not hand over to ${this.opts.version} (${reply?.error ?? "no answer"})`,
+        );
+      }
       conn = await reach(this.opts.program);
-      return this.served(conn);
     }
     return this.served(conn);
   }

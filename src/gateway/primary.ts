@@ -210,7 +210,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     // Before its servers are guarded (still starting, or still taking over from its own predecessor) a primary has nothing it could hand on safely.
     if (!opts.exitsAfterHandover) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, unsupported: true, error: "a primary run in a script cannot hand over" } });
     const busy = stopping ? "the primary is stopping" : handing ? "a handover is in progress" : !held.guard ? "the primary is still starting; try again" : undefined;
-    if (busy) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, error: busy } });
+    if (busy) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, error: busy, busy: true } });
     const state: { next?: NextPrimary; held: Socket[] } = { held: [] };
     handing = state;
     clearTimeout(lingerTimer);

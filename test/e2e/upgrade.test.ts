@@ -3,7 +3,7 @@
 // checks the program itself); `restart --exec` hands over to another binary and refuses one that cannot start.
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, renameSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { controlRequest, coordinatesFor } from "../../src/coordination/client.js";
 import { statePaths } from "../../src/coordination/paths.js";
@@ -16,6 +16,7 @@ import {
   readGatewayJson,
   run,
   servingPid,
+  stateFiles,
   statusJson,
   stopGateway,
   tempHome,
@@ -190,6 +191,38 @@ describe("two releases on one installation", () => {
     assert.equal(json.version, NEXT_VERSION);
     assert.notEqual(json.pid, primary);
     await client.close();
+    stopGateway(next, home);
+    await expectNoProcessLeft(next.bin);
+    await expectNoProcessLeft(old.bin);
+  });
+
+  test("clients of two releases starting and leaving in turn: the primary is upgraded once and never goes back", async () => {
+    const home = tempHome();
+    const a1 = await connectClient(old, home);
+    await echoThrough(a1.client, "a1");
+    const first = servingPid(old, home);
+    const b1 = await connectClient(next, home);
+    await echoThrough(b1.client, "b1");
+    const upgraded = servingPid(next, home);
+    assert.notEqual(upgraded, first);
+    await echoThrough(a1.client, "a1 again");
+    const a2 = await connectClient(old, home);
+    await echoThrough(a2.client, "a2");
+    await b1.client.close();
+    const b2 = await connectClient(next, home);
+    await echoThrough(b2.client, "b2");
+    await a1.client.close();
+    const a3 = await connectClient(old, home);
+    await echoThrough(a3.client, "a3");
+    const { json } = statusJson(next, home);
+    assert.equal(json.pid, upgraded);
+    assert.equal(json.version, NEXT_VERSION);
+    assert.equal(json.sessions, 3);
+    // One handover, asked by the first client of the newer release; no client of the older one ever asked.
+    const log = readFileSync(stateFiles(home).log, "utf8");
+    assert.equal(log.match(/handing over to pid/g)?.length, 1, log);
+    assert.doesNotMatch(log, /upgrade refused/);
+    for (const c of [a2, b2, a3]) await c.client.close();
     stopGateway(next, home);
     await expectNoProcessLeft(next.bin);
     await expectNoProcessLeft(old.bin);

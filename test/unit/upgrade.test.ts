@@ -15,7 +15,7 @@ import { versionNote } from "../../src/cli/status.js";
 const OWN: Program = { command: "/opt/new/claude-mpm-gateway", args: ["--config", "/c.json"] };
 
 /** A fake installation: primaries with versions, a log of what the watch did. */
-function world(primaries: Array<{ version?: string; id: string }>, reply: HandoverReply | null | Error = { ok: true, pid: 1, next_pid: 2, handed_over: [], restarted: [] }) {
+function world(primaries: Array<{ version?: string; id: string }>, replies: HandoverReply | null | Error | Array<HandoverReply | null | Error> = { ok: true, pid: 1, next_pid: 2, handed_over: [], restarted: [] }) {
   const dir = mkdtempSync(join(tmpdir(), "cmg-upg-"));
   const instanceFile = join(dir, "gateway.json");
   const reached: Program[] = [];
@@ -34,6 +34,7 @@ function world(primaries: Array<{ version?: string; id: string }>, reply: Handov
   };
   const ask = async (program: Program) => {
     asked.push(program);
+    const reply = Array.isArray(replies) ? replies[Math.min(asked.length - 1, replies.length - 1)]! : replies;
     if (reply instanceof Error) throw reply;
     return reply;
   };
@@ -176,3 +177,20 @@ test("status's note: which binary is newer, and whether a client upgrades by its
   assert.equal(versionNote("0.3.0", self), "this binary (0.2.0) is older than the running gateway (0.3.0), which stays: an older binary never replaces a newer gateway");
   assert.equal(versionNote("dev", self), "this binary (0.2.0) is not the running gateway's version (dev)");
 });
+
+test("a busy primary (starting, another handover under way) is asked again, a bounded number of times", async () => {
+  const busy: HandoverReply = { ok: false, pid: 1, error: "the primary is still starting; try again", busy: true };
+  const done: HandoverReply = { ok: true, pid: 1, next_pid: 2, handed_over: [], restarted: [] };
+  const w = world([{ version: "0.1.0", id: "a" }, { version: "0.1.0", id: "a" }, { version: "0.2.0", id: "b" }], [busy, done]);
+  assert.equal((await w.watch().connect(w.reach, w.ask)).welcome.instance_id, "b");
+  assert.equal(w.asked.length, 2);
+  assert.deepEqual(w.logs, ["the running gateway 0.1.0 handed over to this program's 0.2.0 (pid 1 -> 2)"]);
+  const stuck = world([{ version: "0.1.0", id: "a" }], busy);
+  const watch = stuck.watch();
+  assert.equal((await watch.connect(stuck.reach, stuck.ask)).welcome.instance_id, "a");
+  assert.equal(stuck.asked.length, 5);
+  assert.match(stuck.logs[0]!, /stays: it did not hand over to 0\.2\.0 \(the primary is still starting; try again\)/);
+  await watch.connect(stuck.reach, stuck.ask);
+  assert.equal(stuck.asked.length, 5, "and then not again for that version");
+});
+
