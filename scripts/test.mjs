@@ -19,9 +19,10 @@ if (suites.includes("e2e")) {
   if (built.status !== 0 || !existsSync(exe)) process.exit(built.status ?? 1);
 }
 // The release-path suites pack and inject >100 MB binaries (minutes on a loaded machine, plus the first
-// download of the other platforms' Node) or run the arm64 build under qemu: they run last, one at a time,
-// with a longer timeout, so they neither time out nor slow the timing-sensitive suites down.
-const SLOW = new Set(["crossbuild", "bundle", "arm64", "officialNode"].map((name) => join("test", "e2e", `${name}.test.ts`)));
+// download of the other platforms' Node; upgrade builds a second release to upgrade to) or run the arm64
+// build under qemu: they run last, one at a time, with a longer timeout, so they neither time out nor slow
+// the timing-sensitive suites down.
+const SLOW = new Set(["crossbuild", "bundle", "arm64", "officialNode", "upgrade"].map((name) => join("test", "e2e", `${name}.test.ts`)));
 const runs = [
   { files: files.filter((f) => !SLOW.has(f)), flags: ["--test-concurrency=2", "--test-timeout=120000"] },
   { files: files.filter((f) => SLOW.has(f)), flags: ["--test-concurrency=1", "--test-timeout=900000"] },
