@@ -284,7 +284,8 @@ describe("files", () => {
 
   test("a clean shutdown removes gateway.json only if it is still its own", async () => {
     const home = tempHome();
-    const { client } = await connectClient(install, home);
+    // A linger longer than the test: `stop` below must find the primary, however slow the machine.
+    const { client } = await connectClient(install, home, [], { CLAUDE_MPM_GATEWAY_LINGER_MS: "60000" });
     await echoThrough(client, "x");
     const files = stateFiles(home);
     const foreign = { ...readGatewayJson(home)!, instance_id: "11111111-1111-4111-8111-111111111111", pid: 1 };
