@@ -313,14 +313,20 @@ async function buildInto(workDir) {
 
 /**
  * The whole program's V8 code cache, made by the Node that makes the blob (the binary's own Node), from the
- * exact text src/front.ts compiles. The binary checks it took (CLAUDE_MPM_GATEWAY_CHECK_CACHE, below).
+ * exact text src/front.ts compiles, after evaluating the runtime's modules (see main.ts). The binary checks
+ * it took (CLAUDE_MPM_GATEWAY_CHECK_CACHE, below).
  */
 function makeCodeCache(node, fullPath, cachePath) {
   const script = `const { readFileSync, writeFileSync } = require("node:fs");
 const { Script } = require("node:vm");
 const [head, tail] = ${JSON.stringify(FULL_WRAPPER)};
 const s = new Script(head + readFileSync(${JSON.stringify(fullPath)}, "utf8") + tail, { filename: "gateway-full.cjs" });
-writeFileSync(${JSON.stringify(cachePath)}, s.createCachedData());`;
+// Evaluated with the flag main.ts knows: it loads the runtime's modules instead of running a command, and the
+// functions that compiled meanwhile go into the cache too (a cache made before running holds the top level only).
+globalThis.__cmgWarmCodeCache = true;
+const m = { exports: {} };
+s.runInThisContext()(m.exports, require, m, "gateway-full.cjs", ".");
+setImmediate(() => writeFileSync(${JSON.stringify(cachePath)}, s.createCachedData()));`;
   execFileSync(node[0], [...node.slice(1), "-e", script], { stdio: ["ignore", "ignore", "inherit"] });
 }
 

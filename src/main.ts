@@ -18,6 +18,11 @@ if (startupSnapshot?.isBuildingSnapshot()) {
   // time, and read argv and env only when the binary runs.
   void import("./gateway/runtime.js");
   startupSnapshot.setDeserializeMainFunction(start);
+} else if ((globalThis as { __cmgWarmCodeCache?: boolean }).__cmgWarmCodeCache) {
+  // build.mjs making the code cache of this bundle (src/front.ts runs it from the binary): the runtime's
+  // modules are evaluated, not run, so their compiled functions go into the cache and a primary, a
+  // --standalone or a serve --http does not compile them at every start.
+  void import("./gateway/runtime.js");
 } else {
   start();
 }
