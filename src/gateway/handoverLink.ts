@@ -168,7 +168,9 @@ export function fromOld(version: string): FromOld {
   let lock: { server: NetServer; token: string } | undefined;
   let done: RecordedGroup[] | undefined;
   const pipes = new Map<string, Partial<StdioPipes> & { server?: HandedServer }>();
-  let onConn: (socket: Socket) => void = (s) => s.destroy();
+  // Connections passed on before this primary listens wait for it.
+  const early: Socket[] = [];
+  let onConn: (socket: Socket) => void = (s) => void early.push(s);
   let wake = () => {};
   process.on("message", (m: ToNext, handle?: NetServer | Socket) => {
     if (m.t === "lock" && handle) {
@@ -219,7 +221,10 @@ export function fromOld(version: string): FromOld {
       return { servers, leftovers };
     },
     adopted: (pids) => send({ t: "adopted", pids }),
-    onConnection: (fn) => (onConn = fn),
+    onConnection: (fn) => {
+      onConn = fn;
+      for (const s of early.splice(0)) fn(s);
+    },
     gone,
   };
 }
