@@ -35,6 +35,8 @@ const log = logger("primary");
 
 /** How long a new primary waits for its first session, whatever the linger. */
 const STARTUP_GRACE_MS = 5000;
+/** How long a primary that handed over waits for its answer to reach the requester before it exits anyway. */
+const ANSWER_MS = 2000;
 
 /** How the primary runs. */
 export interface PrimaryOptions {
@@ -199,9 +201,15 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
             return answerControl(socket, { ok: false, pid: process.pid, error: refusal });
           }
           const { answer, committed, next } = await handOver(program);
-          // Answered first: this process must not end before the requester has heard.
-          socket.once("close", () => (committed ? void shutdown(answer.ok ? `handed over to pid ${answer.next_pid}` : "the handover failed", false, answer.ok ? next : undefined) : undefined));
-          answerControl(socket, answer);
+          if (!committed) return answerControl(socket, answer);
+          // Past the point of no return this process goes, whether or not the requester is still there to
+          // hear (Ctrl-C on `restart`, its timeout): answered first when it can, once flushed or at the latest
+          // after ANSWER_MS; at once when it left already ("close" has fired then and never fires again).
+          const go = () => void shutdown(answer.ok ? `handed over to pid ${answer.next_pid}` : "the handover failed", false, answer.ok ? next : undefined);
+          if (socket.destroyed) return go();
+          setTimeout(go, ANSWER_MS).unref();
+          socket.once("close", go);
+          socket.end(JSON.stringify(answer) + "\n", go);
         });
       } else answerControl(socket, { ok: false, error: `unknown op ${String(op)}` });
     });
@@ -298,8 +306,11 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       stopHeartbeat();
       gate.close();
       held.guard?.close();
-      if (handedTo) {
-        handedTo.release();
+      // Once the lock has moved, the token, the socket file and the lock are the next primary's too, whatever
+      // ends this one (a signal, a failure after the point of no return): removing them would orphan it.
+      const moved = handedTo ?? handing?.next;
+      if (moved) {
+        moved.release();
         log.info("stopped (handed over)");
         return resolveDone({ reason: why, fatal, handedOver: true });
       }

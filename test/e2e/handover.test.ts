@@ -2,10 +2,11 @@
 // next primary. Same server processes (pids, in-memory state), same client sessions, calls across it answered.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectClient, expectNoProcessLeft, installBinary, primaries, readGatewayJson, run, listenersOf, runAsync, sleep, socketFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, isAlive, primaries, readGatewayJson, run, listenersOf, runAsync, sleep, socketFiles, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { downstreamStatus, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 
 let install: Install;
@@ -209,4 +210,38 @@ describe("kill -9 after the lock has moved", () => {
       await waitFor("no server left", () => markedProcesses(marker).length === 0, 10_000);
     });
   }
+});
+
+describe("the requester gone before the answer", () => {
+  test("restart killed mid-handover: the old primary still exits, leaving the next one its token and socket", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
+    const { client } = await connectClient(install, home);
+    const server = textOf(await client.callTool({ name: "flaky__pid", arguments: {} }));
+    const old = pidOf(home);
+    const token = readFileSync(stateFiles(home).token, "utf8");
+    // A call in flight holds the handover in its drain: the moment the requester goes (Ctrl-C on `restart`).
+    const slow = client.callTool({ name: "flaky__slow", arguments: { ms: 3000 } }).catch((err: Error) => err);
+    await sleep(200);
+    const restart = spawn(install.bin, ["restart"], { env: gatewayEnv(install, home), stdio: "ignore" });
+    const ended = new Promise((r) => restart.once("exit", r));
+    let next = 0;
+    try {
+      await waitFor("the next primary to start", () => (next = primaries(install.bin).find((p) => p !== old) ?? 0) > 0, 20_000);
+    } finally {
+      restart.kill("SIGKILL");
+      await ended;
+    }
+    await slow;
+    await waitFor("the old primary to exit", () => !isAlive(old), 30_000);
+    assert.deepEqual(primaries(install.bin), [next]);
+    assert.equal(pidOf(home), next);
+    assert.equal(readFileSync(stateFiles(home).token, "utf8"), token, "the shared token is left in place");
+    assert.ok(existsSync(socketFiles(home).lock), "the lock's socket file is left in place");
+    assert.equal(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })), server, "the same server, through the next primary");
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
 });
