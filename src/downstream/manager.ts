@@ -501,6 +501,16 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     });
   }
 
+  /**
+   * True when `name` is the tool of a running shared server of the 2025 era: its answer to a legacy client's
+   * call is the result or error it sends, never an input_required (the session's fast lane takes only such calls).
+   */
+  legacyTool(name: string): boolean {
+    const target = this.catalog.tool(name);
+    const client = target && this.servers.get(target.server)?.client;
+    return !!client && client.getProtocolEra() !== "modern";
+  }
+
   /** Forwards a call of a namespaced tool under its original name (ToolProvider); undefined when not ours. */
   call(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined {
     const target = this.catalog.tool(name);

@@ -56,6 +56,8 @@ export interface SessionLink {
   readonly id: number;
   /** The origin of a request this session's handler is serving, for routing progress and server requests back. */
   origin(ctx: Ctx): CallOrigin;
+  /** The origin of a legacy request the session's fast lane serves without the SDK's context (src/gateway/lane.ts). */
+  laneOrigin(progressToken: string | number | undefined): CallOrigin;
   /** Stops forwarding to this session and drops its subscriptions and log level. */
   close(): void;
 }
@@ -80,19 +82,44 @@ export function linkSession(
   const uriServer = (uri: string) => manager?.catalog.resourceServer(uri);
   const promptServer = (name: string) => manager?.catalog.prompt(name)?.server;
   let level: LoggingLevel | undefined;
-  const origin = (ctx: Ctx): CallOrigin => {
+  const origin = (ctx: Ctx): CallOrigin =>
+    build(
+      ctx.mcpReq.envelope as Record<string, unknown> | undefined,
+      ctx.mcpReq.requestState<string>(),
+      ctx.mcpReq.inputResponses,
+      ctx.mcpReq._meta?.progressToken,
+      (n) => ctx.mcpReq.notify(n),
+      (r, signal) => ctx.mcpReq.send(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
+    );
+  // The same origin for a legacy request with no envelope, requestState or inputResponses: what the SDK's
+  // context would send through is the Server's own notification and request (the context adds only the
+  // related request id, which a stdio-like channel does not use).
+  const laneOrigin = (progressToken: string | number | undefined): CallOrigin =>
+    build(
+      undefined,
+      undefined,
+      undefined,
+      progressToken,
+      (n) => server.notification(n),
+      (r, signal) => server.request(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
+    );
+  function build(
+    envelope: Record<string, unknown> | undefined,
+    requestState: string | undefined,
+    inputResponses: Ctx["mcpReq"]["inputResponses"],
+    progressToken: string | number | undefined,
+    notify: CallOrigin["notify"],
+    request: CallOrigin["request"],
+  ): CallOrigin {
     // A modern client's request carries its capabilities itself (2026-07-28, basic/index, _meta); a legacy
     // client declared them once, at initialize.
-    const envelope = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
     const modern = envelope !== undefined;
-    const requestState = ctx.mcpReq.requestState<string>();
-    const inputResponses = ctx.mcpReq.inputResponses;
     const requestLevel = modern ? (envelope[LOG_LEVEL_META_KEY] as LoggingLevel | undefined) : undefined;
     return {
       sessionId: id,
-      ...(ctx.mcpReq._meta?.progressToken !== undefined ? { progressToken: ctx.mcpReq._meta.progressToken } : {}),
-      notify: (n) => ctx.mcpReq.notify(n),
-      request: (r, signal) => ctx.mcpReq.send(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
+      ...(progressToken !== undefined ? { progressToken } : {}),
+      notify,
+      request,
       clientCapabilities: () => (modern ? (envelope[CLIENT_CAPABILITIES_META_KEY] as ClientCapabilities | undefined) : server.getClientCapabilities()),
       era: modern ? "modern" : "legacy",
       // Read when a message comes: a legacy session's level may be set while its call runs (a replay does so).
@@ -102,7 +129,7 @@ export function linkSession(
       binding,
       ...(requestState !== undefined || inputResponses !== undefined ? { retry: { requestState, inputResponses } } : {}),
     };
-  };
+  }
 
   // Lists wait (bounded) for servers still starting, as tools/list does.
   server.setRequestHandler("resources/list", async (_req, ctx) => {
@@ -122,7 +149,7 @@ export function linkSession(
     await manager?.logLevels.set(id, level);
     return {};
   });
-  if (!manager) return { id, origin, close: () => undefined };
+  if (!manager) return { id, origin, laneOrigin, close: () => undefined };
 
   server.setRequestHandler("resources/read", async (req, ctx) => {
     // An unknown URI may be served by a server still starting: known only once it is up.
@@ -183,6 +210,7 @@ export function linkSession(
   return {
     id,
     origin,
+    laneOrigin,
     close: () => {
       manager.off("listChanged", onListChanged);
       manager.off("resourceUpdated", onUpdated);

@@ -23,6 +23,7 @@ import type { PrimaryStatus } from "../coordination/status.js";
 import { guardServers, type ServerGuard } from "../downstream/guard.js";
 import { LineTransport } from "../transport/lineTransport.js";
 import { createSession, serveSession, type SessionOptions } from "./session.js";
+import { FastLane } from "./lane.js";
 import { sessionStatus } from "../profiles/sessionStatus.js";
 import { SessionView } from "../profiles/sessionView.js";
 import { createDownstream, createRegistry } from "./services.js";
@@ -170,7 +171,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       ...(maxNameLength !== undefined ? { maxNameLength } : {}),
       ...(binding !== undefined ? { binding } : {}),
     };
-    const session = serveSession(createSession({ registry, downstream, options, view }), transport);
+    // A bridge's session: its plain tools/call skip the SDK's per-request protocol work (src/gateway/lane.ts).
+    const lane = new FastLane(transport);
+    const session = serveSession(createSession({ registry, downstream, options, view, lane }), lane);
     if (!transport.isClosed) {
       sessions.add(session, socket, view, asked.moves === true);
     }

@@ -1,13 +1,14 @@
-import { CLIENT_INFO_META_KEY, Server, type McpServerFactory, type ServerContext, type Tool, type Transport } from "@modelcontextprotocol/server";
+import { CLIENT_INFO_META_KEY, Server, type CallToolResult, type McpServerFactory, type ServerContext, type Tool, type Transport } from "@modelcontextprotocol/server";
 import { serveStdio } from "@modelcontextprotocol/server/stdio";
 import type { Registry } from "../tools/registry.js";
 import type { DownstreamManager } from "../downstream/manager.js";
 import { linkSession } from "../downstream/sessionLink.js";
 import { SessionView } from "../profiles/sessionView.js";
-import { unknownToolResult } from "../tools/types.js";
+import { unknownToolResult, type CallOrigin } from "../tools/types.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { logger } from "../log.js";
 import { VersionGuard } from "./versionGuard.js";
+import type { FastLane } from "./lane.js";
 
 const log = logger("session");
 
@@ -28,6 +29,8 @@ export interface SessionDeps {
   options?: SessionOptions;
   /** The view those choices make (profile, name limit), when the channel keeps it (status); else built here. */
   view?: SessionView;
+  /** The channel's fast lane for plain calls (a bridge's session in the primary), given each legacy instance. */
+  lane?: FastLane;
 }
 
 /** Per-session options a client (or the channel it came in on) chooses: its own view of the gateway. */
@@ -87,14 +90,32 @@ export function createSession(deps: SessionDeps): McpServerFactory {
       await registry.ready(ctx.mcpReq.signal);
       return { tools: view.tools(registry.list()) as Tool[] };
     });
-    server.setRequestHandler("tools/call", (req, ctx) => {
-      noteClient(ctx);
-      return view.callTool(req.params.name, req.params.arguments, {
+    const callTool = (name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, origin: () => CallOrigin) =>
+      view.callTool(name, args, {
         all: () => registry.list(),
-        ready: () => registry.ready(ctx.mcpReq.signal),
-        call: (real, args) => registry.call(real, args, ctx.mcpReq.signal, link.origin(ctx)),
+        ready: () => registry.ready(signal),
+        call: (real, a) => registry.call(real, a, signal, origin()),
         unknown: unknownToolResult,
       });
+    const lane = era === "legacy" ? deps.lane : undefined;
+    server.setRequestHandler("tools/call", (req, ctx) => {
+      // A call the lane already ran (its outcome is the Server's to check and encode): not run again.
+      const settled = lane?.preAnswered(ctx.mcpReq.id);
+      if (settled) return settled.ok ? (settled.value as CallToolResult) : Promise.reject(settled.error as Error);
+      noteClient(ctx);
+      return callTool(req.params.name, req.params.arguments, ctx.mcpReq.signal, () => link.origin(ctx));
+    });
+    lane?.attach({
+      // Initialized (the client's capabilities known), and the call is one the Server would serve as it is:
+      // a name the view calls directly, of a built-in or of a legacy server's tool (a modern server's answer
+      // may be an input_required, which a legacy client gets through the SDK's shim).
+      takes: (name) => server.getClientCapabilities() !== undefined && view.callsDirectly(name) && (registry.isBuiltin(name) || downstream?.legacyTool(name) === true),
+      origin: (progressToken) => link.laneOrigin(progressToken),
+      call: (name, args, signal, origin) => {
+        const client = server.getClientVersion()?.name;
+        if (client !== undefined) view.client = client;
+        return callTool(name, args, signal, () => origin);
+      },
     });
     server.onclose = () => link.close();
     server.onerror = (err) => log.debug(`protocol: ${err.message}`);

@@ -86,6 +86,16 @@ export class SessionView {
     }
   }
 
+  /** True when callTool calls `name` as it is, with no search tool, shortening or lookup in between. */
+  callsDirectly(name: string): boolean {
+    try {
+      const view = this.current();
+      return !view.search && !view.shortens && view.includesTool(name);
+    } catch {
+      return false;
+    }
+  }
+
   /** What tools/list answers. */
   tools<T extends Named>(all: readonly T[]): Array<T | ListedTool> {
     return listedTools(this.current(), all);

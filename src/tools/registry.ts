@@ -71,6 +71,11 @@ export class Registry {
     await Promise.all(this.providers.map((p) => p.ready?.(signal)));
   }
 
+  /** True when `name` is a built-in tool (called before any provider's). */
+  isBuiltin(name: string): boolean {
+    return this.builtins.has(name);
+  }
+
   /** The names of every tool served. */
   names(): string[] {
     return this.list().map((t) => t.name);
