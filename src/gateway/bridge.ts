@@ -58,55 +58,62 @@ function peek(line: Buffer): Peek | undefined {
 
 const isId = (id: unknown): id is Id => typeof id === "string" || typeof id === "number";
 
-/** The JSON number or string token at `at`, with the index after it; undefined if there is none. */
-function idToken(s: string, at: number): { id: Id; end: number } | undefined {
+/** True when `buf` holds `prefix` at `at`. */
+const hasAt = (buf: Buffer, prefix: Buffer, at: number) => buf.length >= at + prefix.length && buf.compare(prefix, 0, prefix.length, at, at + prefix.length) === 0;
+
+/**
+ * The JSON number or string token at byte `at`, with the index after it; undefined if there is none. A
+ * quote or backslash byte is never part of a multi-byte UTF-8 character, so the bytes are scanned as they are.
+ */
+function idToken(b: Buffer, at: number): { id: Id; end: number } | undefined {
   let end = at;
-  if (s[at] === '"') {
-    for (end = at + 1; end < s.length && s[end] !== '"'; end++) if (s[end] === "\\") end++;
+  if (b[at] === 0x22) {
+    for (end = at + 1; end < b.length && b[end] !== 0x22; end++) if (b[end] === 0x5c) end++;
     end++;
-  } else while (end < s.length && /[-+.\deE]/.test(s[end]!)) end++;
+  } else while (end < b.length && NUMBER_BYTE[b[end]!]) end++;
   try {
-    const id: unknown = JSON.parse(s.slice(at, end));
+    const id: unknown = JSON.parse(b.toString("utf8", at, end));
     return isId(id) ? { id, end } : undefined;
   } catch {
     return undefined;
   }
 }
 
-const ID_FIRST = '{"jsonrpc":"2.0","id":';
-const ID_LAST = ',"jsonrpc":"2.0","id":';
+/** The bytes of a JSON number: digits, sign, point, exponent. */
+const NUMBER_BYTE = Array.from({ length: 256 }, (_, c) => /[-+.\deE]/.test(String.fromCharCode(c)));
+
+const ID_FIRST = Buffer.from('{"jsonrpc":"2.0","id":');
+const ID_LAST = Buffer.from(',"jsonrpc":"2.0","id":');
+const AFTER_ERROR = Buffer.from(',"error":');
+const AFTER_RESULT = Buffer.from(',"result":');
+const RESULT_FIRST = Buffer.from('{"result":');
+const ERROR_FIRST = Buffer.from('{"error":');
 
 /**
- * Whether a line from the primary is a response, and its id, found by a scan of the two shapes the primary's
- * JSON.stringify writes (`{"jsonrpc":"2.0","id":…,"error":…}` and `{"result":…,"jsonrpc":"2.0","id":…}`),
- * so a large result is never parsed here; anything else is parsed in full.
+ * Whether a line from the primary is a response, and its id, found by a scan of the bytes of the two shapes
+ * the primary's JSON.stringify writes (`{"jsonrpc":"2.0","id":…,"error":…}` and `{"result":…,"jsonrpc":"2.0","id":…}`),
+ * so a large result is neither decoded nor parsed here; anything else is parsed in full.
  */
 export function peekAnswer(line: Buffer): Peek | undefined {
-  const s = line.toString("utf8");
-  if (s.startsWith(ID_FIRST)) {
-    const tok = idToken(s, ID_FIRST.length);
-    if (tok && (s.startsWith(',"error":', tok.end) || s.startsWith(',"result":', tok.end))) return { id: tok.id };
-  } else if (s.startsWith('{"result":') || s.startsWith('{"error":')) {
+  if (hasAt(line, ID_FIRST, 0)) {
+    const tok = idToken(line, ID_FIRST.length);
+    if (tok && (hasAt(line, AFTER_ERROR, tok.end) || hasAt(line, AFTER_RESULT, tok.end))) return { id: tok.id };
+  } else if (hasAt(line, RESULT_FIRST, 0) || hasAt(line, ERROR_FIRST, 0)) {
     // The id is the last member: the token after the last marker must run to the closing brace, which it
     // cannot if the marker sat inside the result (a nested object would close after it).
-    const at = s.lastIndexOf(ID_LAST);
-    const tok = at < 0 ? undefined : idToken(s, at + ID_LAST.length);
-    if (tok && tok.end === s.length - 1 && s.endsWith("}")) return { id: tok.id };
+    const at = line.lastIndexOf(ID_LAST);
+    const tok = at < 0 ? undefined : idToken(line, at + ID_LAST.length);
+    if (tok && tok.end === line.length - 1 && line[line.length - 1] === 0x7d) return { id: tok.id };
   }
   return peek(line);
 }
 
 /**
- * Writes a line and its newline; the stream stays corked until the end of this tick, so every line written
- * in one tick leaves in one writev (a call's request and answer each cost one syscall, not two).
+ * Writes a line and its newline as one buffer: one write, one syscall, and none of a cork's per-tick
+ * bookkeeping (its nextTick and writev) on the path every call takes twice.
  */
 function writeLine(out: Writable, line: Buffer): boolean {
-  if (!out.writableCorked) {
-    out.cork();
-    process.nextTick(() => out.uncork());
-  }
-  out.write(line);
-  return out.write(NL);
+  return out.write(Buffer.concat([line, NL], line.length + 1));
 }
 
 /**
