@@ -57,7 +57,7 @@ export interface SessionLink {
   /** The origin of a request this session's handler is serving, for routing progress and server requests back. */
   origin(ctx: Ctx): CallOrigin;
   /** The origin of a legacy request the session's fast lane serves without the SDK's context (src/gateway/lane.ts). */
-  laneOrigin(progressToken: string | number | undefined): CallOrigin;
+  laneOrigin(progressToken: string | number | undefined, sent?: (method: string) => void): CallOrigin;
   /** Stops forwarding to this session and drops its subscriptions and log level. */
   close(): void;
 }
@@ -94,13 +94,13 @@ export function linkSession(
   // The same origin for a legacy request with no envelope, requestState or inputResponses: what the SDK's
   // context would send through is the Server's own notification and request (the context adds only the
   // related request id, which a stdio-like channel does not use).
-  const laneOrigin = (progressToken: string | number | undefined): CallOrigin =>
+  const laneOrigin = (progressToken: string | number | undefined, sent?: (method: string) => void): CallOrigin =>
     build(
       undefined,
       undefined,
       undefined,
       progressToken,
-      (n) => server.notification(n),
+      (n) => (sent?.(n.method), server.notification(n)),
       (r, signal) => server.request(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
     );
   function build(

@@ -8,8 +8,8 @@ type Id = string | number;
 export interface LaneSession {
   /** True while the lane may serve `name` (a legacy session, initialized, whose view calls it directly). */
   takes(name: string): boolean;
-  /** The origin of a call, as the session's handler would build it from the SDK's context. */
-  origin(progressToken: Id | undefined): CallOrigin;
+  /** The origin of a call, as the session's handler would build it from the SDK's context; `sent` hears each notification it sends. */
+  origin(progressToken: Id | undefined, sent: (method: string) => void): CallOrigin;
   /** What the session's tools/call handler does with a call. */
   call(name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, origin: CallOrigin): Promise<unknown>;
 }
@@ -92,12 +92,16 @@ export class FastLane implements Transport {
     if (!call || this.pending.has(id) || this.answered.has(id) || !session.takes(call.name)) return false;
     const abort = new AbortController();
     this.pending.set(id, { abort });
+    let progressed = false;
     const settle = (outcome: PreAnswer) => {
       if (this.pending.get(id)?.abort !== abort) return;
       this.pending.delete(id);
       // Cancelled: the Server sends nothing for an aborted request, and neither does the lane.
       if (abort.signal.aborted) return;
-      if (outcome.ok && commonToolResult(outcome.value)) {
+      // After progress, the answer takes the Server's path and pace: an SDK client that reads a progress
+      // notification and its call's answer in one read drops the progress (it settles the answer first), and
+      // the lane's quicker answer made that likelier. A call with no progress sent is answered here.
+      if (outcome.ok && !progressed && commonToolResult(outcome.value)) {
         void this.inner.send({ result: outcome.value, jsonrpc: "2.0", id } as JSONRPCMessage).catch((err: Error) => this.onerror?.(err));
         return;
       }
@@ -106,7 +110,8 @@ export class FastLane implements Transport {
     };
     let pending: Promise<unknown>;
     try {
-      pending = session.call(call.name, call.args, abort.signal, session.origin(call.progressToken));
+      const origin = session.origin(call.progressToken, (method) => (progressed ||= method === "notifications/progress"));
+      pending = session.call(call.name, call.args, abort.signal, origin);
     } catch (error) {
       pending = Promise.reject(error);
     }

@@ -110,7 +110,7 @@ export function createSession(deps: SessionDeps): McpServerFactory {
       // a name the view calls directly, of a built-in or of a legacy server's tool (a modern server's answer
       // may be an input_required, which a legacy client gets through the SDK's shim).
       takes: (name) => server.getClientCapabilities() !== undefined && view.callsDirectly(name) && (registry.isBuiltin(name) || downstream?.legacyTool(name) === true),
-      origin: (progressToken) => link.laneOrigin(progressToken),
+      origin: (progressToken, sent) => link.laneOrigin(progressToken, sent),
       call: (name, args, signal, origin) => {
         const client = server.getClientVersion()?.name;
         if (client !== undefined) view.client = client;

@@ -27,9 +27,10 @@ function lane(call: LaneSession["call"], takes = (_: string) => true) {
   const delivered: JSONRPCMessage[] = [];
   l.onmessage = (m) => void delivered.push(m);
   const origins: Array<string | number | undefined> = [];
-  l.attach({ takes, origin: (t) => (origins.push(t), { sessionId: 1 } as CallOrigin), call });
+  const sent: Array<(method: string) => void> = [];
+  l.attach({ takes, origin: (t, s) => (origins.push(t), sent.push(s), { sessionId: 1 } as CallOrigin), call });
   void l.start();
-  return { wire, l, delivered, origins };
+  return { wire, l, delivered, origins, sent };
 }
 const tick = () => new Promise((r) => setImmediate(r));
 const req = (id: number | string, params: unknown) => ({ jsonrpc: "2.0", id, method: "tools/call", params }) as JSONRPCMessage;
@@ -42,6 +43,21 @@ test("a plain call is answered by the lane as the Server would write it", async 
   assert.deepEqual(delivered, []);
   assert.equal(JSON.stringify(wire.sent), JSON.stringify([{ result, jsonrpc: "2.0", id: 7 }]));
   assert.deepEqual(origins, ["p"]);
+});
+
+test("a call that sent progress is answered by the Server (its pace: an SDK client drops progress read with its answer)", async () => {
+  const result = { content: [{ type: "text", text: "done" }] };
+  let finish!: (r: unknown) => void;
+  const { wire, l, delivered, sent } = lane(() => new Promise((r) => (finish = r)));
+  const a = req(1, { name: "t", _meta: { progressToken: 9 } });
+  wire.onmessage!(a);
+  sent[0]!("notifications/message");
+  sent[0]!("notifications/progress");
+  finish(result);
+  await tick();
+  assert.deepEqual(wire.sent, []);
+  assert.deepEqual(delivered, [a]);
+  assert.deepEqual(l.preAnswered(1), { ok: true, value: result });
 });
 
 test("other outcomes go to the Server as the original request, pre-answered once", async () => {
