@@ -128,6 +128,8 @@ export class UpgradeWatch {
   /** Versions this bridge has asked to replace: at most once each. */
   private readonly asked = new Set<string>();
   private remembered?: Remembered;
+  /** Set once a primary has served this bridge: only its first connect may ask (README: a version chosen by `restart --exec` is kept). */
+  private connectedOnce = false;
 
   constructor(private readonly opts: UpgradeWatchOptions) {}
 
@@ -165,11 +167,15 @@ export class UpgradeWatch {
       this.remembered = undefined;
       conn = await reach(this.opts.program);
     }
+    // Only the first connect asks: a reconnect (after a restart, a handover, `restart --exec <older>`) takes
+    // the primary the user chose, or a bridge of a newer release would undo a deliberate downgrade at once.
+    const first = !this.connectedOnce;
+    this.connectedOnce = true;
     // A busy primary (just starting, or another client's handover under way) is asked again shortly: a
     // client of the new release that came a moment too early must not leave the old one serving for days.
     for (let attempt = 1; ; attempt++) {
       const running = this.runningVersion(conn.welcome);
-      if (running === undefined || !isNewer(this.opts.version, running) || this.asked.has(running)) break;
+      if (!first || running === undefined || !isNewer(this.opts.version, running) || this.asked.has(running)) break;
       conn.socket.destroy();
       const reply = await ask(this.opts.program).catch((err: Error): HandoverReply => ({ ok: false, error: err.message }));
       if (reply && !reply.ok && reply.busy && attempt < BUSY_ATTEMPTS) {

@@ -196,6 +196,25 @@ describe("two releases on one installation", () => {
     await expectNoProcessLeft(old.bin);
   });
 
+  test("restart --exec the older release is kept: a client of the newer one, already connected, does not upgrade it again", async () => {
+    const home = tempHome();
+    const b = await connectClient(next, home, [], LONG_LINGER);
+    await echoThrough(b.client, "before");
+    assert.equal(statusJson(next, home).json.version, NEXT_VERSION);
+    const r = run(old, home, ["restart", "--exec", old.bin], LONG_LINGER);
+    assert.equal(r.status, 0, r.stderr);
+    const downgraded = servingPid(old, home);
+    // The newer client's bridge reconnects to the older primary: its call is served there, and nothing is asked.
+    await echoThrough(b.client, "after");
+    const { json } = statusJson(old, home);
+    assert.equal(json.version, OLD_VERSION);
+    assert.equal(json.pid, downgraded);
+    await b.client.close();
+    stopGateway(old, home);
+    await expectNoProcessLeft(old.bin);
+    await expectNoProcessLeft(next.bin);
+  });
+
   test("clients of two releases starting and leaving in turn: the primary is upgraded once and never goes back", async () => {
     const home = tempHome();
     const a1 = await connectClient(old, home);
