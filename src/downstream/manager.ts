@@ -136,8 +136,15 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
         try {
           config = loadConfig(this.opts.configPath);
         } catch (err) {
-          log.error(`config not applied, the last good one stays in effect: ${describeError(err)}`);
-          return;
+          // Taken over with the file invalid: no last good config yet, so the servers handed over are it
+          // (else every one of them would be stopped while `restart` says they kept running).
+          if (this.adoptable.size > 0) {
+            log.error(`config not applied, the servers handed over run as they were: ${describeError(err)}`);
+            config = { mcpServers: Object.fromEntries([...this.adoptable].map(([name, a]) => [name, a.handed.config])), profiles: {} };
+          } else {
+            log.error(`config not applied, the last good one stays in effect: ${describeError(err)}`);
+            return;
+          }
         }
         await this.apply(config);
       } finally {

@@ -245,3 +245,27 @@ describe("the requester gone before the answer", () => {
     await expectNoProcessLeft(install.bin);
   });
 });
+
+describe("config.json invalid at the handover", () => {
+  test("the servers handed over keep running under the next primary, as restart says", async () => {
+    const home = tempHome();
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
+    const { client } = await connectClient(install, home);
+    const server = textOf(await client.callTool({ name: "flaky__pid", arguments: {} }));
+    assert.equal(textOf(await client.callTool({ name: "flaky__count", arguments: {} })), "1");
+    const old = pidOf(home);
+    writeConfig(home, "{ not json");
+    const r = run(install, home, ["restart"]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /servers kept running: flaky\n$/);
+    assert.notEqual(pidOf(home), old);
+    // The same process, its state kept (a fresh one would say 1; a stopped one, no tool at all).
+    assert.equal(textOf(await client.callTool({ name: "flaky__count", arguments: {} })), "2");
+    assert.equal(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })), server);
+    assert.deepEqual(downstreamStatus(install, home).map((d) => d.pid), [Number(server)]);
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+});
