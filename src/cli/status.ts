@@ -184,6 +184,15 @@ export async function restartCommand(paths: StatePaths, program: HandoverProgram
     out(`claude-mpm-gateway restarted (pid ${conn.welcome.pid}; the old primary went away during the handover)`);
     return EXIT.OK;
   }
+  if (answer && !answer.ok && answer.committed) {
+    // The old primary let go of its servers and stops: a fresh primary takes its place (servers started anew).
+    const deadline = Date.now() + 10_000;
+    while (answer.pid !== undefined && !processGone(answer.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const conn = await connectToPrimary(c, { kind: "control", spawn: true, program });
+    conn.socket.destroy();
+    out(`claude-mpm-gateway restarted (pid ${answer.pid ?? "?"} -> ${conn.welcome.pid}); the handover failed after the old primary let go (${answer.error}): servers started afresh`);
+    return EXIT.OK;
+  }
   if (answer && !answer.unsupported) {
     process.stderr.write(`claude-mpm-gateway: restart failed, the running primary (pid ${answer.pid ?? "?"}) goes on: ${answer.error}\n`);
     return EXIT.FAILURE;

@@ -32,6 +32,8 @@ export type HandoverAnswer =
       unsupported?: boolean;
       /** Refused for a passing state (starting, stopping, another handover under way): asking again later may succeed. */
       busy?: boolean;
+      /** Failed past the point of no return: the old primary stops all the same, leaving no primary. */
+      committed?: boolean;
       /** The primary went away without answering (killed during the handover): whichever primary now runs is the one. */
       lost?: boolean;
     };

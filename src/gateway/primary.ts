@@ -212,7 +212,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
           if (socket.destroyed) return go();
           setTimeout(go, ANSWER_MS).unref();
           socket.once("close", go);
-          socket.end(JSON.stringify(answer) + "\n", go);
+          // A failure now has the old primary stop all the same: `committed` tells the requester to start one.
+          socket.end(JSON.stringify(answer.ok ? answer : { ...answer, committed: true }) + "\n", go);
         });
       } else answerControl(socket, { ok: false, error: `unknown op ${String(op)}` });
     });

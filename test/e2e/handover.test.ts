@@ -196,7 +196,12 @@ describe("kill -9 after the lock has moved", () => {
       process.kill(next, "SIGSTOP");
       process.kill(victim === "old" ? old : next, "SIGKILL");
       if (victim === "old") process.kill(next, "SIGCONT");
-      await restart;
+      const r = await restart;
+      if (victim === "new") {
+        // The old primary stops past the point of no return: restart starts a fresh one and says so.
+        assert.equal(r.status, 0, r.stderr);
+        assert.match(r.stdout, /the handover failed after the old primary let go .*: servers started afresh\n$/);
+      }
       // The session goes on with whichever primary serves, started afresh by the client if none does.
       const now = Number(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })));
       await waitFor("one primary", () => primaries(install.bin).length === 1, 15_000);
