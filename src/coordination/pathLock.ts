@@ -14,7 +14,11 @@
 // dead (a live G moved by mistake is linked back), so a live G is never deleted. The one interleaving this
 // cannot rule out needs a claimer killed inside the guarded section and three others racing in a window
 // of microseconds; the handshake still keeps a second primary from being used with a stale token.
-// On close libuv unlinks the path it bound: while the socket listens the path is ours, so that is safe.
+// S only ever appears already listening: a claimer listens on a fresh name beside S and link(2)s S to it
+// (atomic, and EEXIST when S exists). A socket bound but not yet listening refuses connects too, so a claimer
+// descheduled between bind(2) and listen(2) on S itself would be probed dead, unlinked and bound over by
+// another: two holders (seen once in CI under load). A file system without hard links falls back to
+// binding S directly. Release unlinks S while it is still this claim's inode, then closes.
 import { randomBytes } from "node:crypto";
 import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
@@ -108,15 +112,51 @@ async function removeDead(file: string): Promise<boolean> {
   return true;
 }
 
+/** A listening server whose socket `file` links to, or null when `file` exists. */
+interface Listening {
+  server: Server;
+  /** Bound to `file` itself (no hard links here): closing it unlinks `file`, as libuv does for a bound path. */
+  direct: boolean;
+}
+
+/** Listens on a fresh name beside `file`, then links `file` to it; binds `file` itself where links fail. */
+async function listenThenLink(file: string): Promise<Listening | null> {
+  // `.` plus 8 hex digits: as long as `.takeover`, so it fits sun_path wherever the guard does (socketDir.ts).
+  const temp = `${file}.${randomBytes(4).toString("hex")}`;
+  const server = await bind(temp);
+  if (!server) return null; // a leftover of a claimer killed right here: the caller probes and tries again
+  try {
+    linkSync(temp, file);
+  } catch (err) {
+    await closeServer(server); // unlinks temp
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return null;
+    const direct = await bind(file);
+    return direct && { server: direct, direct: true };
+  }
+  unlinkSync(temp);
+  return { server, direct: false };
+}
+
 /** Claims the socket file: returns its listening server, or null at once when a live process holds it. */
 export async function claimSocket(file: string, display = file): Promise<ClaimedSocket | null> {
   try {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const server = await bind(file);
-      if (server) {
+      const listening = await listenThenLink(file);
+      if (listening) {
+        const { server, direct } = listening;
         let released: Promise<void> | undefined;
         const ino = inodeOf(file);
-        return { server, file, release: () => (released ??= closeServer(server)), stillHeld: () => ino !== undefined && inodeOf(file) === ino };
+        const release = () => {
+          if (!direct && ino !== undefined && inodeOf(file) === ino) {
+            try {
+              unlinkSync(file);
+            } catch {
+              // removed meanwhile (stillHeld says so too)
+            }
+          }
+          return closeServer(server);
+        };
+        return { server, file, release: () => (released ??= release()), stillHeld: () => ino !== undefined && inodeOf(file) === ino };
       }
       const state = await probeSocket(file);
       if (state === "live") return null;

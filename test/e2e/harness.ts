@@ -211,14 +211,23 @@ export function socketFiles(home: string): { endpoint: string; lock: string; spa
   return { endpoint: join(dir, "gateway.sock"), lock: join(dir, "gateway.sock"), spawn: join(dir, "gateway-spawn.sock") };
 }
 
-/** Every listening Unix socket path in /proc/net/unix (the kernel shows an abstract name with a leading "@"). */
+/**
+ * Every listening Unix socket path in /proc/net/unix (the kernel shows an abstract name with a leading "@"),
+ * as clients reach it: the kernel shows the name a socket was bound to, and a gateway lock is bound to
+ * `<file>.<8 hex>` then hard-linked as `<file>` (src/coordination/pathLock.ts), so that suffix is dropped.
+ */
 export function listeningUnixPaths(): string[] {
   const paths: string[] = [];
   for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length >= 8 && (parseInt(f[3]!, 16) & 0x10000) !== 0) paths.push(f.slice(7).join(" "));
+    if (f.length >= 8 && (parseInt(f[3]!, 16) & 0x10000) !== 0) paths.push(reachedAs(f.slice(7).join(" ")));
   }
   return paths;
+}
+
+/** The path a listening socket bound to `bound` is reached by (see listeningUnixPaths). */
+function reachedAs(bound: string): string {
+  return bound.startsWith("/") ? bound.replace(/\.[0-9a-f]{8}$/, "") : bound;
 }
 
 /** `status --json` of a home: its exit code and parsed output. */
@@ -236,7 +245,7 @@ export function listenersOf(path: string, pids: number[]): number[] {
   for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
     // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening).
     const f = line.trim().split(/\s+/);
-    if (f.length >= 8 && f[7] === path && (parseInt(f[3]!, 16) & 0x10000) !== 0) inodes.add(f[6]!);
+    if (f.length >= 8 && reachedAs(f[7]!) === path && (parseInt(f[3]!, 16) & 0x10000) !== 0) inodes.add(f[6]!);
   }
   if (inodes.size === 0) return [];
   const holders: number[] = [];
@@ -253,7 +262,20 @@ export function listenersOf(path: string, pids: number[]): number[] {
       // exited while we looked
     }
   }
-  return holders;
+  // A primary's child caught between fork and exec (its watchdog, a downstream server starting) still has
+  // the primary's exe, command line and every fd; close-on-exec drops the socket at exec and the child never
+  // accepts on it. It shares its parent's socket, it is not a second holder.
+  return holders.filter((pid) => !holders.includes(parentOf(pid)));
+}
+
+/** The parent pid of `pid`, from /proc (0 once it has exited). */
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
 }
 
 /** True while a process with this pid exists and is not a zombie. */

@@ -2,7 +2,8 @@
 // what they would be given (names, paths, lengths), not by binding them.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { linkSync, lstatSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync, chmodSync, readdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -223,6 +224,60 @@ describe("the Linux socket-file lock, for real", () => {
       await held.release();
       assert.deepEqual(readdirSync(dir), []);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a claimer stalled between bind(2) and listen(2) is not taken for dead: one holder, not two", async () => {
+    // The stall a loaded machine can cause (a claimer descheduled between the two calls), made certain: this
+    // process blocks inside its first bind until another process has claimed the same file. Before its
+    // socket listens, a connect to it is refused, exactly as to a dead holder's.
+    const dir = tempDir();
+    const file = join(dir, "gateway.sock");
+    const started = join(dir, "started");
+    const finished = join(dir, "finished");
+    const script = join(dir, "claim.mts");
+    writeFileSync(
+      script,
+      `import { existsSync, writeFileSync } from "node:fs";
+import { claimSocket } from ${JSON.stringify(new URL("../../src/coordination/pathLock.ts", import.meta.url).pathname)};
+process.stdout.write("ready\\n");
+while (!existsSync(${JSON.stringify(started)})) await new Promise((r) => setTimeout(r, 5));
+const held = await claimSocket(${JSON.stringify(file)});
+writeFileSync(${JSON.stringify(finished)}, held ? "won" : "lost");
+process.stdin.on("end", () => process.exit(0)).resume();
+`,
+    );
+    const other = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["pipe", "pipe", "inherit"] });
+    const { Pipe } = (process as unknown as { binding(name: string): { Pipe: { prototype: { bind(this: unknown, name: string): number } } } }).binding("pipe_wrap");
+    const bind = Pipe.prototype.bind;
+    let mine: Awaited<ReturnType<typeof claimSocket>> = null;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        other.stdout.once("data", () => resolve());
+        other.once("exit", (code) => reject(new Error(`claimer exited with ${code}`)));
+      });
+      let stalled = false;
+      Pipe.prototype.bind = function (this: unknown, name: string) {
+        const result = bind.call(this, name);
+        if (!stalled && name.startsWith(file)) {
+          stalled = true;
+          writeFileSync(started, "");
+          const cell = new Int32Array(new SharedArrayBuffer(4));
+          for (let waited = 0; waited < 20_000 && !existsSync(finished); waited += 10) Atomics.wait(cell, 0, 0, 10);
+        }
+        return result;
+      };
+      mine = await claimSocket(file);
+      Pipe.prototype.bind = bind;
+      assert.equal(readFileSync(finished, "utf8"), "won", "the other claimer, which ran while this one stalled, holds the file");
+      assert.equal(mine, null, "this claimer, resumed, finds the file held");
+      assert.equal(await probeSocket(file), "live");
+    } finally {
+      Pipe.prototype.bind = bind;
+      await mine?.release();
+      other.stdin.end();
+      await new Promise((r) => other.once("exit", r));
       rmSync(dir, { recursive: true, force: true });
     }
   });
