@@ -1,6 +1,7 @@
-import { SdkError, SdkErrorCode, type JSONRPCMessage, type MessageExtraInfo, type Transport, type TransportSendOptions } from "@modelcontextprotocol/server";
+import { SdkError, SdkErrorCode, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/server";
 import type { CallToolResult } from "@modelcontextprotocol/server";
 import type { CallOrigin } from "../tools/types.js";
+import { WrappingTransport } from "./wrappingTransport.js";
 
 type Id = string | number;
 
@@ -33,16 +34,10 @@ type PreAnswer = { ok: true; value: unknown } | { ok: false; error: unknown };
  * A request the lane does not take (another method, other params, a modern session, a shortened or searched
  * name, a modern server's tool) goes to the Server untouched.
  */
-export class FastLane implements Transport {
-  onmessage?: Transport["onmessage"];
-  onclose?: Transport["onclose"];
-  onerror?: Transport["onerror"];
-
+export class FastLane extends WrappingTransport {
   private session?: LaneSession;
   private readonly pending = new Map<Id, Pending>();
   private readonly answered = new Map<Id, PreAnswer>();
-
-  constructor(private readonly inner: Transport) {}
 
   /** Called by the session factory with the instance it built (legacy era only). */
   attach(session: LaneSession): void {
@@ -56,31 +51,18 @@ export class FastLane implements Transport {
     return a;
   }
 
-  start(): Promise<void> {
-    this.inner.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
-      if (!this.take(message)) this.onmessage?.(message, extra);
-    };
-    this.inner.onclose = () => {
-      // As the Server does at close: every call in flight is aborted (the downstream requests are cancelled).
-      const closed = new SdkError(SdkErrorCode.ConnectionClosed, "Connection closed");
-      for (const p of this.pending.values()) p.abort.abort(closed);
-      this.pending.clear();
-      this.answered.clear();
-      this.onclose?.();
-    };
-    this.inner.onerror = (err) => this.onerror?.(err);
-    return this.inner.start();
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    if (!this.take(message)) super.receive(message, extra);
   }
 
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    return this.inner.send(message, options);
+  protected override closed(): void {
+    // As the Server does at close: every call in flight is aborted (the downstream requests are cancelled).
+    const closed = new SdkError(SdkErrorCode.ConnectionClosed, "Connection closed");
+    for (const p of this.pending.values()) p.abort.abort(closed);
+    this.pending.clear();
+    this.answered.clear();
+    super.closed();
   }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  setProtocolVersion = (version: string): void => this.inner.setProtocolVersion?.(version);
 
   private take(message: JSONRPCMessage): boolean {
     if (!("method" in message)) return false;

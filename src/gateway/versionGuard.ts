@@ -1,11 +1,5 @@
-import {
-  PROTOCOL_VERSION_META_KEY,
-  UnsupportedProtocolVersionError,
-  type JSONRPCMessage,
-  type MessageExtraInfo,
-  type Transport,
-  type TransportSendOptions,
-} from "@modelcontextprotocol/server";
+import { PROTOCOL_VERSION_META_KEY, UnsupportedProtocolVersionError, type JSONRPCMessage, type MessageExtraInfo } from "@modelcontextprotocol/server";
+import { WrappingTransport } from "./wrappingTransport.js";
 
 /** The modern revisions the SDK's serving entry speaks (it exports no list of them; 2.4.0 speaks one). */
 export const MODERN_VERSIONS = ["2026-07-28"];
@@ -24,35 +18,14 @@ function claimedVersion(message: JSONRPCMessage): string | undefined {
  * this for a connection's opening message only; once the era is pinned it passes requests straight to the
  * instance, which would serve a request that names an unknown version.
  */
-export class VersionGuard implements Transport {
-  onmessage?: Transport["onmessage"];
-  onclose?: Transport["onclose"];
-  onerror?: Transport["onerror"];
-
-  constructor(private readonly inner: Transport) {}
-
-  start(): Promise<void> {
-    this.inner.onmessage = (message: JSONRPCMessage, extra?: MessageExtraInfo) => {
-      const version = claimedVersion(message);
-      if (version !== undefined && !MODERN_VERSIONS.includes(version) && "id" in message) {
-        const error = new UnsupportedProtocolVersionError({ supported: [...MODERN_VERSIONS], requested: version });
-        void this.inner.send({ jsonrpc: "2.0", id: message.id, error: { code: error.code, message: error.message, data: error.data } });
-        return;
-      }
-      this.onmessage?.(message, extra);
-    };
-    this.inner.onclose = () => this.onclose?.();
-    this.inner.onerror = (err) => this.onerror?.(err);
-    return this.inner.start();
+export class VersionGuard extends WrappingTransport {
+  protected override receive(message: JSONRPCMessage, extra?: MessageExtraInfo): void {
+    const version = claimedVersion(message);
+    if (version !== undefined && !MODERN_VERSIONS.includes(version) && "id" in message) {
+      const error = new UnsupportedProtocolVersionError({ supported: [...MODERN_VERSIONS], requested: version });
+      void this.inner.send({ jsonrpc: "2.0", id: message.id, error: { code: error.code, message: error.message, data: error.data } });
+      return;
+    }
+    super.receive(message, extra);
   }
-
-  send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
-    return this.inner.send(message, options);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-
-  setProtocolVersion = (version: string): void => this.inner.setProtocolVersion?.(version);
 }
