@@ -35,7 +35,7 @@ const EXIT_HELP = `Exit codes:
   1  failure (test: the tool returned an error)
   2  usage error
   3  status/stop: no gateway running
-  4  status: lock held but the primary does not answer
+  4  status: lock held but the primary does not answer (restart: no answer to the handover, and it still runs)
   5  the state dir cannot be used
 
 Environment:

@@ -178,11 +178,18 @@ export async function restartCommand(paths: StatePaths, program: HandoverProgram
     return EXIT.OK;
   }
   if (answer?.lost) {
-    // Killed mid-handover: the next primary took over, or a fresh one starts now; either way one serves.
+    // Killed mid-handover (its process is provably gone): the next primary took over, or a fresh one starts now; either way one serves.
     const conn = await connectToPrimary(c, { kind: "control", spawn: true, program });
     conn.socket.destroy();
-    out(`claude-mpm-gateway restarted (pid ${conn.welcome.pid}; the old primary went away during the handover)`);
+    out(`claude-mpm-gateway restarted (pid ${conn.welcome.pid}; the old primary (pid ${answer.pid ?? "?"}) went away during the handover)`);
     return EXIT.OK;
+  }
+  if (answer?.unanswered) {
+    // Not shown gone: it may still finish the handover, or be stuck. Nothing here can tell which, so nothing more is claimed.
+    process.stderr.write(
+      `claude-mpm-gateway: restart: ${answer.error}: the handover may still be under way, or the primary is stuck; see \`claude-mpm-gateway status\` and the log (${paths.logFile})\n`,
+    );
+    return EXIT.UNRESPONSIVE;
   }
   if (answer && !answer.ok && answer.committed) {
     // The old primary let go of its servers and stops: a fresh primary takes its place (servers started anew).

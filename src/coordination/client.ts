@@ -199,11 +199,12 @@ function lastLoggedError(logFile: string): string | undefined {
 
 /**
  * Sends one control request (an op name, or a whole message with its `op`) to the running primary and returns
- * its answer, or null if none answers within `timeoutMs`.
+ * its answer, or null if none answers within `timeoutMs`. `onWelcome` hears who accepted the request.
  */
-export async function controlRequest<T>(c: Coordinates, op: string | { op: string }, timeoutMs = 2000): Promise<T | null> {
+export async function controlRequest<T>(c: Coordinates, op: string | { op: string }, timeoutMs = 2000, onWelcome?: (welcome: Welcome) => void): Promise<T | null> {
   const conn = await tryConnect(c, "control", timeoutMs);
   if (!conn) return null;
+  onWelcome?.(conn.welcome);
   const { socket } = conn;
   return new Promise<T | null>((resolve) => {
     let buf = "";

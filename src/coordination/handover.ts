@@ -2,6 +2,7 @@
 // control op "handover". The old primary starts `program` as the next primary, gives it the running
 // downstream servers and the lock, moves the sessions over, answers, and exits.
 import { readFileSync } from "node:fs";
+import { startTimeOf } from "../downstream/processStart.js";
 import { controlRequest, type Coordinates } from "./client.js";
 import { isLockHeld } from "./lock.js";
 
@@ -36,10 +37,18 @@ export type HandoverAnswer =
       committed?: boolean;
       /** The primary went away without answering (killed during the handover): whichever primary now runs is the one. */
       lost?: boolean;
+      /** No answer in time, and the primary asked was not shown to be gone: it may still be handing over, or be stuck. */
+      unanswered?: boolean;
     };
 
 /** How long a handover may take, start of the next primary and the drain of calls in flight included. */
 export const HANDOVER_TIMEOUT_MS = 60_000;
+
+/** How long `restart` waits for the handover's answer: HANDOVER_TIMEOUT_MS, or CLAUDE_MPM_GATEWAY_RESTART_TIMEOUT_MS; bad values are ignored. */
+export function handoverTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const ms = Number(env.CLAUDE_MPM_GATEWAY_RESTART_TIMEOUT_MS?.trim() || NaN);
+  return Number.isFinite(ms) && ms > 0 ? ms : HANDOVER_TIMEOUT_MS;
+}
 
 /** The control message. */
 export function handoverMessage(program: HandoverProgram): { op: "handover"; program: HandoverProgram } {
@@ -57,14 +66,35 @@ export function parseProgram(value: unknown): HandoverProgram | undefined {
 /**
  * Asks the running primary to hand over to `program`. Null when no primary answers; `{ ok: false }` when it
  * refused (it still runs, unchanged), with `unsupported` when only a stop and a fresh start can replace it
- * (an older primary answers an unknown op the same way).
+ * (an older primary answers an unknown op the same way). No answer at all is `lost` only when the process
+ * asked is provably gone, else `unanswered`.
  */
-export async function requestHandover(c: Coordinates, program: HandoverProgram, timeoutMs = HANDOVER_TIMEOUT_MS): Promise<HandoverAnswer | null> {
+export async function requestHandover(c: Coordinates, program: HandoverProgram, timeoutMs = handoverTimeoutMs()): Promise<HandoverAnswer | null> {
   if (!(await isLockHeld(c.lock))) return null;
-  const answer = await controlRequest<HandoverAnswer & { error?: string }>(c, handoverMessage(program), timeoutMs);
-  if (!answer) return { ok: false, lost: true, error: "the primary went away without answering" };
+  // Who accepted the request, with its start time: a pid alone cannot tell afterwards whether it still runs (pids are reused).
+  let asked: Asked | undefined;
+  const answer = await controlRequest<HandoverAnswer & { error?: string }>(c, handoverMessage(program), timeoutMs, (w) => (asked = { pid: w.pid, start: startTimeOf(w.pid) }));
+  if (!answer) return unanswered(asked, timeoutMs);
   if (answer && !answer.ok && /unknown op/.test(answer.error ?? "")) return { ...answer, unsupported: true };
   return answer;
+}
+
+interface Asked {
+  pid: number;
+  /** Its start time when it accepted; null where it could not be read. */
+  start: string | null;
+}
+
+/** The answer for a request that got none (a timeout, or the connection closed). */
+function unanswered(asked: Asked | undefined, timeoutMs: number): HandoverAnswer {
+  const within = `within ${Math.round(timeoutMs / 100) / 10} s`;
+  if (!asked) return { ok: false, unanswered: true, error: `the primary holds the lock but did not accept the request ${within}` };
+  // Gone: no process has its pid now, or another one does (started since). A zombie counts as gone.
+  if (asked.start !== null && startTimeOf(asked.pid) !== asked.start) {
+    return { ok: false, pid: asked.pid, lost: true, error: `the primary (pid ${asked.pid}) went away without answering` };
+  }
+  const runs = asked.start !== null ? "still runs" : "may still run (its start time cannot be read here)";
+  return { ok: false, pid: asked.pid, unanswered: true, error: `the primary (pid ${asked.pid}) gave no answer ${within} and ${runs}` };
 }
 
 /** True once `pid` no longer runs (or is a zombie), so what answers next is surely not it. */

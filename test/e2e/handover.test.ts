@@ -3,10 +3,10 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectClient, expectNoProcessLeft, gatewayEnv, installBinary, isAlive, primaries, readGatewayJson, run, listenersOf, runAsync, sleep, socketFiles, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { connectClient, echoThrough, expectNoProcessLeft, gatewayEnv, installBinary, isAlive, primaries, readGatewayJson, run, listenersOf, runAsync, sleep, socketFiles, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { downstreamStatus, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 
 let install: Install;
@@ -271,6 +271,43 @@ describe("config.json invalid at the handover", () => {
     assert.equal(textOf(await client.callTool({ name: "flaky__count", arguments: {} })), "2");
     assert.equal(textOf(await client.callTool({ name: "flaky__pid", arguments: {} })), server);
     assert.deepEqual(downstreamStatus(install, home).map((d) => d.pid), [Number(server)]);
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+});
+
+/**
+ * A program for `restart --exec` that answers --version at once but, started as the next primary, waits
+ * for the test to create `gate` before it runs the real binary: a handover held in its start for as long
+ * as the test wants. Absolute paths: the gateway runs with only the install dir on PATH.
+ */
+function gatedProgram(install: Install): { program: string; open: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "cmg-gated-"));
+  const gate = join(dir, "go");
+  const program = join(dir, "gated-gateway");
+  writeFileSync(program, `#!/bin/sh\ncase " $* " in *" --primary "*) while [ ! -e '${gate}' ]; do /bin/sleep 0.05; done;; esac\nexec '${install.bin}' "$@"\n`, { mode: 0o755 });
+  return { program, open: () => writeFileSync(gate, "") };
+}
+
+describe("restart not answered in time", () => {
+  test("the old primary still runs: restart says so (exit 4), not that it went away", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(install, home);
+    const old = pidOf(home);
+    const gated = gatedProgram(install);
+    try {
+      const r = await runAsync(install, home, ["restart", "--exec", gated.program], { CLAUDE_MPM_GATEWAY_RESTART_TIMEOUT_MS: "1500" });
+      assert.equal(r.status, 4, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stdout + r.stderr, /went away|restarted/);
+      assert.match(r.stderr, new RegExp(`restart: the primary \\(pid ${old}\\) gave no answer within 1\\.5 s and still runs: the handover may still be under way`));
+      assert.ok(isAlive(old), "as it said, the old primary runs");
+    } finally {
+      gated.open();
+    }
+    // Whichever way the handover ends, one primary serves the same session afterwards.
+    await waitFor("one primary", () => primaries(install.bin).length === 1 && pidOf(home) === primaries(install.bin)[0], 30_000);
+    await echoThrough(client, "after the unanswered restart");
     await client.close();
     stopGateway(install, home);
     await expectNoProcessLeft(install.bin);
