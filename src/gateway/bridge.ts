@@ -1,5 +1,6 @@
 import type { Duplex, Readable, Writable } from "node:stream";
 import { LineSplitter, MAX_LINE_BYTES } from "../transport/lines.js";
+import { isId, peek, peekAnswer, peekRequest, type Id, type Peek } from "./bridgePeek.js";
 
 /** The id the bridge gives a replayed `initialize`, so its answer can be told apart and swallowed. */
 export const REPLAY_ID = "claude-mpm-gateway:replay";
@@ -15,7 +16,6 @@ export const MOVE_NOTICE = "notifications/claude-mpm-gateway/move";
 export const PRIMARY_LOST = -32603;
 
 const NL = Buffer.from("\n");
-type Id = string | number;
 
 export interface BridgeOptions {
   /** The client's side: its requests arrive on input, answers go to output. */
@@ -27,12 +27,6 @@ export interface BridgeOptions {
   onLog?: (message: string) => void;
   /** Client bytes held while no primary is connected; beyond this, requests are refused. */
   maxQueueBytes?: number;
-}
-
-interface Peek {
-  id?: Id;
-  method?: string;
-  params?: { requestId?: unknown; _meta?: Record<string, unknown>; uri?: unknown; level?: unknown };
 }
 
 /** The key of the protocol version a 2026-07-28 request carries in its `_meta` (spec: basic/index). */
@@ -47,66 +41,8 @@ export type ClientEra = "unknown" | "legacy" | "modern";
 /** Requests that stay open for the session's life; a lost primary's are sent to the next one, not failed. */
 const LONG_LIVED = new Set(["subscriptions/listen"]);
 
-function peek(line: Buffer): Peek | undefined {
-  try {
-    const v = JSON.parse(line.toString("utf8")) as Peek | null;
-    return v && typeof v === "object" ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const isId = (id: unknown): id is Id => typeof id === "string" || typeof id === "number";
-
-/** True when `buf` holds `prefix` at `at`. */
-const hasAt = (buf: Buffer, prefix: Buffer, at: number) => buf.length >= at + prefix.length && buf.compare(prefix, 0, prefix.length, at, at + prefix.length) === 0;
-
-/**
- * The JSON number or string token at byte `at`, with the index after it; undefined if there is none. A
- * quote or backslash byte is never part of a multi-byte UTF-8 character, so the bytes are scanned as they are.
- */
-function idToken(b: Buffer, at: number): { id: Id; end: number } | undefined {
-  let end = at;
-  if (b[at] === 0x22) {
-    for (end = at + 1; end < b.length && b[end] !== 0x22; end++) if (b[end] === 0x5c) end++;
-    end++;
-  } else while (end < b.length && NUMBER_BYTE[b[end]!]) end++;
-  try {
-    const id: unknown = JSON.parse(b.toString("utf8", at, end));
-    return isId(id) ? { id, end } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The bytes of a JSON number: digits, sign, point, exponent. */
-const NUMBER_BYTE = Array.from({ length: 256 }, (_, c) => /[-+.\deE]/.test(String.fromCharCode(c)));
-
-const ID_FIRST = Buffer.from('{"jsonrpc":"2.0","id":');
-const ID_LAST = Buffer.from(',"jsonrpc":"2.0","id":');
-const AFTER_ERROR = Buffer.from(',"error":');
-const AFTER_RESULT = Buffer.from(',"result":');
-const RESULT_FIRST = Buffer.from('{"result":');
-const ERROR_FIRST = Buffer.from('{"error":');
-
-/**
- * Whether a line from the primary is a response, and its id, found by a scan of the bytes of the two shapes
- * the primary's JSON.stringify writes (`{"jsonrpc":"2.0","id":…,"error":…}` and `{"result":…,"jsonrpc":"2.0","id":…}`),
- * so a large result is neither decoded nor parsed here; anything else is parsed in full.
- */
-export function peekAnswer(line: Buffer): Peek | undefined {
-  if (hasAt(line, ID_FIRST, 0)) {
-    const tok = idToken(line, ID_FIRST.length);
-    if (tok && (hasAt(line, AFTER_ERROR, tok.end) || hasAt(line, AFTER_RESULT, tok.end))) return { id: tok.id };
-  } else if (hasAt(line, RESULT_FIRST, 0) || hasAt(line, ERROR_FIRST, 0)) {
-    // The id is the last member: the token after the last marker must run to the closing brace, which it
-    // cannot if the marker sat inside the result (a nested object would close after it).
-    const at = line.lastIndexOf(ID_LAST);
-    const tok = at < 0 ? undefined : idToken(line, at + ID_LAST.length);
-    if (tok && tok.end === line.length - 1 && line[line.length - 1] === 0x7d) return { id: tok.id };
-  }
-  return peek(line);
-}
+/** Methods whose params the bridge keeps or acts on (noteEra, noteSessionState, a cancellation's requestId). */
+const PARAMS_READ = new Set(["initialize", "notifications/cancelled", "resources/subscribe", "resources/unsubscribe", "logging/setLevel"]);
 
 /**
  * Writes a line and its newline as one buffer: one write, one syscall, and none of a cork's per-tick
@@ -207,8 +143,15 @@ export class Bridge {
     }
   }
 
+  /**
+   * Whether a client message's params must be read: for the methods in PARAMS_READ, and for every message
+   * until the era is settled (a legacy client initialized, or a modern one that sent a modern request), after
+   * which noteEra changes nothing on any other method's `_meta`.
+   */
+  private readonly needsParams = (method: string) => PARAMS_READ.has(method) || !((this.clientEra === "legacy" && this.initialized) || this.modernPinned);
+
   private fromClient(line: Buffer): void {
-    const info = peek(line);
+    const info = peekRequest(line, this.needsParams);
     this.noteEra(info, line);
     if (this.ready) return this.forward(line, info);
     if (this.moving && (info?.method === undefined || info.method === "notifications/cancelled")) return this.toOldPrimary(line, info);

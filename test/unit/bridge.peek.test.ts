@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { peekAnswer } from "../../src/gateway/bridge.js";
+import { peekAnswer } from "../../src/gateway/bridgePeek.js";
 
 const id = fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string(), fc.constantFrom('a"b', "x}", 'q\\"', ',"jsonrpc":"2.0","id":1}'));
 const marker = fc.constantFrom(',"jsonrpc":"2.0","id":', '{"jsonrpc":"2.0","id":', '"id":7}', "}", '\\"');

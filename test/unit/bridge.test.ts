@@ -555,6 +555,32 @@ describe("Bridge: the client's protocol era", () => {
     await r.done;
   });
 
+  test("after a probe, a modern request pins the era: a later initialize neither makes the client legacy nor is replayed", async () => {
+    // The bridge reads a message's params only while the era can still change: the modern request here
+    // comes after the probe made the era modern, and its _meta must still be read.
+    const r = rig();
+    r.send(DISCOVER);
+    await settle();
+    r.primaries[0]!.send({ jsonrpc: "2.0", id: "d", result: { supportedVersions: ["2026-07-28"], capabilities: {} } });
+    r.send({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: META } });
+    await settle();
+    r.primaries[0]!.send({ jsonrpc: "2.0", id: 1, result: { tools: [] } });
+    r.send(INIT);
+    await settle();
+    assert.equal(r.bridge.era, "modern");
+    r.primaries[0]!.send({ jsonrpc: "2.0", id: 0, error: { code: -32600, message: "modern session" } });
+    await settle();
+    r.primaries[0]!.kill();
+    await settle();
+    const call = { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "echo", arguments: {}, _meta: META } };
+    r.send(call);
+    await settle();
+    assert.deepEqual(r.primaries[1]!.got, [call], "no initialize replayed");
+    r.primaries[1]!.send({ jsonrpc: "2.0", id: 2, result: { content: [] } });
+    r.input.end();
+    await r.done;
+  });
+
   test("an open subscriptions/listen is sent to the next primary at once, not answered with an error; a call in flight is", async () => {
     const r = rig();
     r.send(LISTEN);
