@@ -46,10 +46,11 @@ const PARAMS_READ = new Set(["initialize", "notifications/cancelled", "resources
 
 /**
  * Writes a line and its newline as one buffer: one write, one syscall, and none of a cork's per-tick
- * bookkeeping (its nextTick and writev) on the path every call takes twice.
+ * bookkeeping (its nextTick and writev) on the path every call takes twice. `framed`, when the splitter
+ * had the line whole in one chunk, is that buffer already (the line's own memory): no copy.
  */
-function writeLine(out: Writable, line: Buffer): boolean {
-  return out.write(Buffer.concat([line, NL], line.length + 1));
+function writeLine(out: Writable, line: Buffer, framed?: Buffer): boolean {
+  return out.write(framed ?? Buffer.concat([line, NL], line.length + 1));
 }
 
 /**
@@ -87,7 +88,7 @@ export class Bridge {
   private finished?: () => void;
   // The bridge's own frame limit is the primary's: a longer line is answered here, as the primary would.
   private readonly clientLines = new LineSplitter(
-    (line) => this.fromClient(line),
+    (line, framed) => this.fromClient(line, framed),
     () => this.toClient(Buffer.from(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32700, message: `Parse error: frame exceeds ${MAX_LINE_BYTES} bytes` } }))),
   );
 
@@ -150,10 +151,10 @@ export class Bridge {
    */
   private readonly needsParams = (method: string) => PARAMS_READ.has(method) || !((this.clientEra === "legacy" && this.initialized) || this.modernPinned);
 
-  private fromClient(line: Buffer): void {
+  private fromClient(line: Buffer, framed?: Buffer): void {
     const info = peekRequest(line, this.needsParams);
     this.noteEra(info, line);
-    if (this.ready) return this.forward(line, info);
+    if (this.ready) return this.forward(line, info, framed);
     if (this.moving && (info?.method === undefined || info.method === "notifications/cancelled")) return this.toOldPrimary(line, info);
     if (this.queuedBytes + line.length > (this.opts.maxQueueBytes ?? 16 * 1024 * 1024)) {
       if (isId(info?.id) && info.method) this.answerLost(info.id, "the gateway is reconnecting and its queue is full");
@@ -164,7 +165,7 @@ export class Bridge {
     this.ensureConnected();
   }
 
-  private forward(line: Buffer, info?: Peek): void {
+  private forward(line: Buffer, info?: Peek, framed?: Buffer): void {
     const up = this.upstream!;
     // A long-lived request is not "in flight" like the others: it neither holds the run open after the
     // client's EOF nor gets an error when the primary goes.
@@ -181,7 +182,7 @@ export class Bridge {
       this.longLived.delete(info.params.requestId);
     }
     // Already paused: the drain listener is set, and one per line of a chunk would leak listeners.
-    if (!writeLine(up, line) && !this.opts.input.isPaused()) {
+    if (!writeLine(up, line, framed) && !this.opts.input.isPaused()) {
       this.opts.input.pause();
       up.once("drain", () => this.opts.input.resume());
     }
@@ -194,7 +195,7 @@ export class Bridge {
     else if (info?.method === "logging/setLevel" && typeof info.params?.level === "string") this.logLevel = info.params.level;
   }
 
-  private fromPrimary(line: Buffer): void {
+  private fromPrimary(line: Buffer, framed?: Buffer): void {
     const info = peekAnswer(line);
     if (info && isId(info.id) && info.method === undefined) {
       if (info.id === REPLAY_ID) return this.replayDone();
@@ -203,7 +204,7 @@ export class Bridge {
       this.pending.delete(info.id);
       this.longLived.delete(info.id);
     } else if (info?.method === MOVE_NOTICE) return this.move();
-    this.toClient(line);
+    this.toClient(line, framed);
     if (this.moving && !this.pending.size) this.leave();
     this.finishIfAnswered();
   }
@@ -230,8 +231,8 @@ export class Bridge {
     this.upstream?.end();
   }
 
-  private toClient(line: Buffer): void {
-    if (!writeLine(this.opts.output, line)) this.upstream?.pause();
+  private toClient(line: Buffer, framed?: Buffer): void {
+    if (!writeLine(this.opts.output, line, framed)) this.upstream?.pause();
   }
 
   private ensureConnected(): void {
@@ -252,7 +253,7 @@ export class Bridge {
       return;
     }
     this.upstream = up;
-    const lines = new LineSplitter((line) => this.fromPrimary(line));
+    const lines = new LineSplitter((line, framed) => this.fromPrimary(line, framed));
     up.on("data", (chunk: Buffer) => lines.push(chunk));
     up.on("error", (err) => this.opts.onLog?.(`primary connection: ${err.message}`));
     up.once("close", () => this.lost(up));

@@ -5,7 +5,9 @@ const NEWLINE = 0x0a;
 
 /**
  * Splits a byte stream into newline-terminated frames without decoding it. Lines over `maxBytes` are not
- * buffered: their bytes are dropped as they arrive and `onOversize` is called once per such line.
+ * buffered: their bytes are dropped as they arrive and `onOversize` is called once per such line. A line
+ * that arrives whole in one chunk is also handed over with its newline (`framed`, the same memory), so a
+ * pipe can pass it on without a copy to append one.
  */
 export class LineSplitter {
   private parts: Buffer[] = [];
@@ -13,7 +15,7 @@ export class LineSplitter {
   private discarding = false;
 
   constructor(
-    private readonly onLine: (line: Buffer) => void,
+    private readonly onLine: (line: Buffer, framed?: Buffer) => void,
     private readonly onOversize: () => void = () => {},
     private readonly maxBytes = MAX_LINE_BYTES,
   ) {}
@@ -24,6 +26,11 @@ export class LineSplitter {
     while (start < chunk.length) {
       const nl = chunk.indexOf(NEWLINE, start);
       const end = nl === -1 ? chunk.length : nl;
+      if (nl !== -1 && this.size === 0 && !this.discarding && end - start <= this.maxBytes) {
+        this.emitWhole(chunk, start, nl);
+        start = nl + 1;
+        continue;
+      }
       if (!this.discarding) {
         this.size += end - start;
         if (this.size > this.maxBytes) {
@@ -51,6 +58,14 @@ export class LineSplitter {
     const held = this.discarding ? Buffer.alloc(0) : Buffer.concat(this.parts, this.size);
     this.reset();
     return held;
+  }
+
+  /** A line lying whole in `chunk` before its newline at `nl`: no parts, no concat. */
+  private emitWhole(chunk: Buffer, start: number, nl: number): void {
+    if (nl > start && chunk[nl - 1] === 0x0d) {
+      // CRLF: the line without its CR, so no framed copy (the bytes after it are not just a newline).
+      if (nl - 1 > start) this.onLine(chunk.subarray(start, nl - 1));
+    } else if (nl > start) this.onLine(chunk.subarray(start, nl), chunk.subarray(start, nl + 1));
   }
 
   private emit(): void {
