@@ -1,5 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync, readlinkSync, unlinkSync } from "node:fs";
+import { hostname } from "node:os";
+import { GATEWAY_NAME, VERSION } from "../version.js";
 import { writeFileAtomic, refuseNonRegular } from "./atomicWrite.js";
+import type { StatePaths } from "./paths.js";
 
 /** What gateway.json records about the running primary. Information only: the lock is the proof. */
 export interface InstanceInfo {
@@ -29,6 +33,26 @@ export type InstanceRead =
   | { kind: "ok"; info: InstanceInfo }
   | { kind: "missing" }
   | { kind: "invalid"; reason: string };
+
+/** What this process records as the primary of `paths`, reachable at `endpoint` (its display name). */
+export function instanceRecord(paths: StatePaths, endpoint: string): InstanceInfo {
+  return {
+    pid: process.pid,
+    gateway_name: GATEWAY_NAME,
+    version: VERSION,
+    started_at: new Date().toISOString(),
+    instance_id: randomUUID(),
+    host: hostname(),
+    endpoint,
+    process_start_time: processStartTime(process.pid),
+    boot_id: bootId(),
+    pid_namespace: pidNamespace(),
+    executable: process.execPath,
+    config_path: paths.configFile,
+    log_path: paths.logFile,
+    state_dir: paths.stateDir,
+  };
+}
 
 /** Writes gateway.json atomically with mode 0600. */
 export function writeInstance(path: string, info: InstanceInfo): void {

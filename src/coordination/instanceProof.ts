@@ -4,7 +4,8 @@
 // namespace (a container, a sandbox, an NFS home shared by two machines) is reported, never killed or used.
 import { statSync, utimesSync } from "node:fs";
 import { hostname } from "node:os";
-import { bootId, pidNamespace, processStartTime, type InstanceInfo } from "./instanceFile.js";
+import { GatewayError } from "../errors.js";
+import { bootId, pidNamespace, processStartTime, readInstance, type InstanceInfo } from "./instanceFile.js";
 
 /** A live primary refreshes its record's mtime this often, so other hosts can tell it from a stale one. */
 export const HEARTBEAT_MS = 10_000;
@@ -86,4 +87,18 @@ export function foreignPrimary(file: string, readInfo: (f: string) => InstanceIn
   const w = whereabouts(info, recordMtime(file));
   if (w.kind === "elsewhere") return w.fresh ? { info, why: w.why } : null;
   return w.alive && info.pid !== process.pid ? { info, why: `pid ${info.pid}, alive but not holding this lock (another mount namespace or runtime dir?)` } : null;
+}
+
+/** Throws STATE_DIR when the state dir's record names a primary that may run where this lock cannot see it. */
+export function refuseForeignPrimary(instanceFile: string, stateDir: string): void {
+  const other = foreignPrimary(instanceFile, (f) => {
+    const r = readInstance(f);
+    return r.kind === "ok" ? r.info : null;
+  });
+  if (other) {
+    throw new GatewayError(
+      "STATE_DIR",
+      `${stateDir} is in use by a primary this one cannot reach (${other.why}); one state dir serves one host and namespace: give each its own CLAUDE_MPM_HOME`,
+    );
+  }
 }

@@ -2,8 +2,10 @@
 // the old primary's side of the sequence. The next primary's side is in primary.ts (takeOver), the channel
 // in handoverLink.ts.
 //
-// 1. Start the next primary with a channel; wait for its hello (nothing has changed yet if that fails).
-// 2. Drain: sessions are not read any more; calls in flight to servers finish here (bounded).
+// 1. Start the next primary with a channel; wait for its hello (nothing has changed yet if that fails). This
+//    primary serves as usual meanwhile: the next one may take seconds to start.
+// 2. Drain: new connections go to the next primary unread (it holds them until it serves); sessions are not
+//    read any more; calls in flight to servers finish here (bounded).
 // 3. Let go of what one primary alone may hold (heartbeat, HTTP endpoint); detach each running local server
 //    (left running) and stop the others.
 // 4. Point of no return: the lock's listening socket (the kernel object is never free: both hold it until
@@ -36,6 +38,10 @@ export interface HandingPrimary {
   token: string;
   downstream: DownstreamManager;
   guard: ServerGuard | undefined;
+  /** True once this primary is shutting down (a signal, `stop`): it has nothing left to hand over. */
+  stopping(): boolean;
+  /** The drain begins: connections this process accepts from now on go to `next`, unread. */
+  draining(next: NextPrimary): void;
   /** Tells each session whose bridge can move to do so (it finishes its calls here first); returns how many. */
   moveSessions(): number;
   /** How many of those are still connected. */
@@ -45,11 +51,11 @@ export interface HandingPrimary {
   closeSessions(): Promise<void>;
   /** What only one primary may hold at a time stops here: the heartbeat, the HTTP endpoint. */
   letGo(): Promise<void>;
-  /** The lock has moved: connections this process still accepts go to `next`. */
+  /** The lock has moved to `next`: its files, token and socket are no longer this primary's to remove. */
   moved(next: NextPrimary): void;
 }
 
-/** How it ended: `committed` once the lock has moved (the old primary must then go, whatever the answer). */
+/** How it ended: `committed` once the lock has moved or the primary is stopping (it must then go, whatever the answer). */
 export interface HandoverOutcome {
   answer: HandoverAnswer;
   committed: boolean;
@@ -72,7 +78,10 @@ export async function handOverTo(p: HandingPrimary, program: HandoverProgram): P
     return { committed: false, answer: { ok: false, pid, error: describeError(err) } };
   }
   const helloAt = Date.now();
+  // Stopped meanwhile (`stop`, a signal): its sessions and servers are going, so nothing is left to hand over.
+  if (p.stopping()) return stoppedDuring(next, pid);
   log.info(`handing over to pid ${next.pid} (${program.command}), which said hello in ${helloAt - started} ms`);
+  p.draining(next);
   // Bridges that move take their answers and leave; the others' sessions are served meanwhile, then no
   // longer read: what they send after that is answered by their bridge with an error when the session closes.
   const drainEnd = Date.now() + DRAIN_MS;
@@ -83,6 +92,7 @@ export async function handOverTo(p: HandingPrimary, program: HandoverProgram): P
   const drained = Date.now();
   const lostWhy = next.lostWhy();
   if (lostWhy) return { committed: false, answer: { ok: false, pid, error: lostWhy } };
+  if (p.stopping()) return stoppedDuring(next, pid);
   let out: Awaited<ReturnType<DownstreamManager["handOut"]>>;
   try {
     await p.letGo();
@@ -110,7 +120,13 @@ export async function handOverTo(p: HandingPrimary, program: HandoverProgram): P
   return { committed: true, next, answer: { ok: true, pid, next_pid: next.pid, handed_over: names, restarted: fresh } };
 }
 
-/** Passes a connection accepted after the lock moved to the next primary, or closes it (its client retries). */
+/** The primary began to stop during the handover: the next one goes, and so does this one (no primary is left). */
+function stoppedDuring(next: NextPrimary, pid: number): HandoverOutcome {
+  next.kill();
+  return { committed: true, answer: { ok: false, pid, error: "the primary was stopped during the handover" } };
+}
+
+/** Passes a connection accepted during the handover to the next primary, or closes it (its client retries). */
 export function forwardOrClose(next: NextPrimary | undefined, socket: Socket): void {
   if (!next?.forward(socket)) socket.destroy();
 }

@@ -168,9 +168,9 @@ export function fromOld(version: string): FromOld {
   let lock: { server: NetServer; token: string } | undefined;
   let done: RecordedGroup[] | undefined;
   const pipes = new Map<string, Partial<StdioPipes> & { server?: HandedServer }>();
-  // Connections passed on before this primary listens wait for it.
-  const early: Socket[] = [];
-  let onConn: (socket: Socket) => void = (s) => void early.push(s);
+  // Connections passed on before this primary listens wait for it; one whose client gives up meanwhile leaves.
+  const early = new Set<HeldConnection>();
+  let onConn: (socket: Socket) => void = (s) => void early.add(holdUnserved(s, (held) => early.delete(held)));
   let wake = () => {};
   process.on("message", (m: ToNext, handle?: NetServer | Socket) => {
     if (m.t === "lock" && handle) {
@@ -223,8 +223,51 @@ export function fromOld(version: string): FromOld {
     adopted: (pids) => send({ t: "adopted", pids }),
     onConnection: (fn) => {
       onConn = fn;
-      for (const s of early.splice(0)) fn(s);
+      const waiting = [...early];
+      early.clear();
+      for (const held of waiting) {
+        const s = held.release();
+        if (s) fn(s);
+      }
     },
     gone,
   };
+}
+
+/** A connection held until this primary serves it. */
+export interface HeldConnection {
+  /** Stops holding: the socket with what it sent so far put back, to be read as if just accepted; undefined if it closed. */
+  release(): Socket | undefined;
+}
+
+/**
+ * Holds a connection passed on by the old primary until this one serves. Its bytes are read meanwhile (a
+ * socket that is not read never learns that its peer closed) and put back on release, so a client that gives
+ * up leaves (`closed` is called) instead of being served later on a dead socket.
+ */
+export function holdUnserved(socket: Socket, closed: (held: HeldConnection) => void): HeldConnection {
+  const chunks: Buffer[] = [];
+  const read = () => {
+    for (let chunk: Buffer | null; (chunk = socket.read() as Buffer | null) !== null; ) chunks.push(chunk);
+  };
+  const onClose = () => closed(held);
+  // An error is followed by "close"; until this primary serves it, no one else listens for either.
+  const onError = () => {};
+  socket.on("readable", read);
+  socket.once("close", onClose);
+  socket.on("error", onError);
+  const held: HeldConnection = {
+    release: () => {
+      socket.off("readable", read);
+      socket.off("close", onClose);
+      socket.off("error", onError);
+      if (socket.destroyed || socket.readableEnded) {
+        socket.destroy();
+        return undefined;
+      }
+      if (chunks.length) socket.unshift(Buffer.concat(chunks));
+      return socket;
+    },
+  };
+  return held;
 }

@@ -1,19 +1,16 @@
-import { randomUUID } from "node:crypto";
-import { hostname } from "node:os";
 import type { Server as NetServer, Socket } from "node:net";
 import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { logger } from "../log.js";
-import { GATEWAY_NAME, VERSION } from "../version.js";
+import { VERSION } from "../version.js";
 import { coordinatesFor } from "../coordination/client.js";
 import { listenEndpoint, removeSocketFile } from "../coordination/endpoint.js";
 import { acceptHello, newToken, removeToken, writeToken, type Hello, type Welcome } from "../coordination/handshake.js";
 import { createAdmission } from "../coordination/admission.js";
-import { bootId, pidNamespace, processStartTime, readInstance, removeInstance, writeInstance, type InstanceInfo } from "../coordination/instanceFile.js";
-import { foreignPrimary, startHeartbeat } from "../coordination/instanceProof.js";
+import { instanceRecord, removeInstance, writeInstance } from "../coordination/instanceFile.js";
+import { refuseForeignPrimary, startHeartbeat } from "../coordination/instanceProof.js";
 import { acquireLock, adoptSocketLock } from "../coordination/lock.js";
-import { parseProgram, type HandoverProgram } from "../coordination/handover.js";
-import { forwardOrClose, handOverTo, type HandoverOutcome } from "./handOver.js";
 import { fromOld, startedForHandover, type NextPrimary } from "./handoverLink.js";
+import { PrimaryHandover } from "./primaryHandover.js";
 import { SessionTable } from "./sessionTable.js";
 import { answerControl, readControlRequest } from "./control.js";
 import { takeOver, LOCK_WAIT_MS } from "./takeOver.js";
@@ -30,14 +27,11 @@ import { createDownstream, createRegistry } from "./services.js";
 import { startPrimaryHttp, type HttpService } from "./httpServe.js";
 import { isAuthRequest, serveAuthRequest } from "../auth/control.js";
 import { remoteServersOf } from "../downstream/config.js";
-import { upgradeRefusal } from "../coordination/upgrade.js";
 
 const log = logger("primary");
 
 /** How long a new primary waits for its first session, whatever the linger. */
 const STARTUP_GRACE_MS = 5000;
-/** How long a primary that handed over waits for its answer to reach the requester before it exits anyway. */
-const ANSWER_MS = 2000;
 
 /** How the primary runs. */
 export interface PrimaryOptions {
@@ -81,16 +75,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   const lock = handed ? adoptSocketLock(coords.lock, handed.server) : await acquireLock(coords.lock);
   if (!lock) throw new GatewayError("LOCK_HELD", `another primary holds ${coords.lock.display}`);
   try {
-    const other = old ? null : foreignPrimary(paths.instanceFile, (f) => {
-      const r = readInstance(f);
-      return r.kind === "ok" ? r.info : null;
-    });
-    if (other) {
-      throw new GatewayError(
-        "STATE_DIR",
-        `${paths.stateDir} is in use by a primary this one cannot reach (${other.why}); one state dir serves one host and namespace: give each its own CLAUDE_MPM_HOME`,
-      );
-    }
+    if (!old) refuseForeignPrimary(paths.instanceFile, paths.stateDir);
     lock.notePid(paths.lockFile);
   } catch (err) {
     await lock.release();
@@ -99,22 +84,7 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
 
   // The same token across a handover: bridges connecting meanwhile prove the one on disk, whoever answers.
   const token = handed?.token ?? newToken();
-  const instance: InstanceInfo = {
-    pid: process.pid,
-    gateway_name: GATEWAY_NAME,
-    version: VERSION,
-    started_at: new Date().toISOString(),
-    instance_id: randomUUID(),
-    host: hostname(),
-    endpoint: coords.endpoint.display,
-    process_start_time: processStartTime(process.pid),
-    boot_id: bootId(),
-    pid_namespace: pidNamespace(),
-    executable: process.execPath,
-    config_path: paths.configFile,
-    log_path: paths.logFile,
-    state_dir: paths.stateDir,
-  };
+  const instance = instanceRecord(paths, coords.endpoint.display);
   const sessions = new SessionTable();
   const registry = createRegistry("primary", paths, () => sessions.size);
   const downstream = createDownstream(paths, registry);
@@ -129,14 +99,28 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
   let stopping: Promise<void> | undefined;
   /** Set once the downstream processes are guarded (after the reap of a predecessor's). */
   const held: { guard?: ServerGuard } = {};
-  /** Set while handing over: `next` once the lock has moved to it; `held`, connections that came before. */
-  let handing: { next?: NextPrimary; held: Socket[] } | undefined;
+  const handover = new PrimaryHandover({
+    exitsAfterHandover: opts.exitsAfterHandover === true,
+    lockServer: lock.server,
+    token,
+    downstream,
+    sessions,
+    guard: () => held.guard,
+    stopping: () => stopping !== undefined,
+    letGo: async () => {
+      stopHeartbeat();
+      await http?.close(5000);
+      http = undefined;
+    },
+    linger: (on) => (on ? armLinger() : clearTimeout(lingerTimer)),
+    shutdown: (why, fatal, handedTo) => void shutdown(why, fatal, handedTo),
+  });
   let resolveDone!: (outcome: PrimaryOutcome) => void;
   const done = new Promise<PrimaryOutcome>((r) => (resolveDone = r));
 
   const armLinger = (ms = opts.lingerMs) => {
     clearTimeout(lingerTimer);
-    if (sessions.size === 0 && flows === 0 && !http && !handing) {
+    if (sessions.size === 0 && flows === 0 && !http && !handover.active) {
       lingerTimer = setTimeout(() => void shutdown(`idle for ${ms} ms with no session`), ms);
     }
   };
@@ -194,81 +178,14 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       else if (op === "stop") {
         answerControl(socket, { ok: true, pid: process.pid });
         void shutdown("stop requested");
-      } else if (op === "handover") {
-        const program = parseProgram((msg as { program?: unknown }).program);
-        if (!program) return answerControl(socket, { ok: false, pid: process.pid, error: "handover: a program { command, args } without --primary is required" });
-        // An automatic upgrade (a newer bridge's request) goes only to a program newer than this one.
-        void upgradeRefusal(msg, VERSION).then(async (refusal) => {
-          if (refusal !== undefined) {
-            log.info(`upgrade refused: ${refusal}`);
-            return answerControl(socket, { ok: false, pid: process.pid, error: refusal });
-          }
-          const { answer, committed, next } = await handOver(program);
-          if (!committed) return answerControl(socket, answer);
-          // Past the point of no return this process goes, whether or not the requester is still there to
-          // hear (Ctrl-C on `restart`, its timeout): answered first when it can, once flushed or at the latest
-          // after ANSWER_MS; at once when it left already ("close" has fired then and never fires again).
-          const go = () => void shutdown(answer.ok ? `handed over to pid ${answer.next_pid}` : "the handover failed", false, answer.ok ? next : undefined);
-          if (socket.destroyed) return go();
-          setTimeout(go, ANSWER_MS).unref();
-          socket.once("close", go);
-          // A failure now has the old primary stop all the same: `committed` tells the requester to start one.
-          socket.end(JSON.stringify(answer.ok ? answer : { ...answer, committed: true }) + "\n", go);
-        });
-      } else answerControl(socket, { ok: false, error: `unknown op ${String(op)}` });
+      } else if (op === "handover") handover.serve(socket, msg);
+      else answerControl(socket, { ok: false, error: `unknown op ${String(op)}` });
     });
-
-  const handOver = (program: HandoverProgram): Promise<HandoverOutcome> => {
-    // Before its servers are guarded (still starting, or still taking over from its own predecessor) a primary has nothing it could hand on safely.
-    if (!opts.exitsAfterHandover) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, unsupported: true, error: "a primary run in a script cannot hand over" } });
-    const busy = stopping ? "the primary is stopping" : handing ? "a handover is in progress" : !held.guard ? "the primary is still starting; try again" : undefined;
-    if (busy) return Promise.resolve({ committed: false, answer: { ok: false, pid: process.pid, error: busy, busy: true } });
-    const state: { next?: NextPrimary; held: Socket[] } = { held: [] };
-    handing = state;
-    clearTimeout(lingerTimer);
-    // Connections from now on are accepted without reading a byte: held until the lock has moved, then passed
-    // on whole to the next primary (a bridge that moved reconnects at once and is served as soon as it serves).
-    const listening = lock.server as (NetServer & { pauseOnConnect: boolean }) | undefined;
-    if (listening) listening.pauseOnConnect = true;
-    return handOverTo(
-      {
-        lockServer: lock.server,
-        token,
-        downstream,
-        guard: held.guard,
-        moveSessions: () => sessions.move(),
-        sessionsMoving: () => sessions.moving,
-        pauseSessions: () => sessions.pause(true),
-        closeSessions: () => sessions.closeAll(),
-        letGo: async () => {
-          stopHeartbeat();
-          await http?.close(5000);
-          http = undefined;
-        },
-        moved: (next) => {
-          state.next = next;
-          for (const socket of state.held.splice(0)) forwardOrClose(next, socket);
-        },
-      },
-      program,
-    ).then((outcome) => {
-      if (!outcome.answer.ok) log.warn(`handover to ${program.command} failed${outcome.committed ? "; this primary stops" : "; this primary goes on"}: ${outcome.answer.error}`);
-      if (!outcome.committed) {
-        handing = undefined;
-        if (listening) listening.pauseOnConnect = false;
-        sessions.pause(false);
-        for (const socket of state.held.splice(0)) onConnection(socket);
-        armLinger();
-      }
-      return outcome;
-    });
-  };
 
   const gate = createAdmission({ warn: (m) => log.warn(m), debug: (m) => log.debug(m) });
   const onConnection = (socket: Socket) => {
     socket.on("error", (err) => log.debug(`connection error: ${err.message}`));
-    if (handing?.next) return forwardOrClose(handing.next, socket);
-    if (handing && !stopping) return void handing.held.push(socket);
+    if (handover.take(socket)) return;
     if (stopping) {
       socket.destroy();
       return;
@@ -312,14 +229,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       held.guard?.close();
       // Once the lock has moved, the token, the socket file and the lock are the next primary's too, whatever
       // ends this one (a signal, a failure after the point of no return): removing them would orphan it.
-      const moved = handedTo ?? handing?.next;
+      const moved = handedTo ?? handover.movedTo;
       if (moved) {
         moved.release();
         log.info("stopped (handed over)");
         return resolveDone({ reason: why, fatal, handedOver: true });
       }
-      handing?.next?.kill();
-      for (const socket of handing?.held.splice(0) ?? []) socket.destroy();
+      handover.abandon();
       removeInstance(paths.instanceFile, instance.instance_id);
       removeToken(paths.tokenFile, token);
       if (coords.endpoint.file) removeSocketFile(coords.endpoint.file);

@@ -3,6 +3,8 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { connect } from "node:net";
+import type { Client } from "@modelcontextprotocol/client";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -278,16 +280,21 @@ describe("config.json invalid at the handover", () => {
 });
 
 /**
- * A program for `restart --exec` that answers --version at once but, started as the next primary, waits
- * for the test to create `gate` before it runs the real binary: a handover held in its start for as long
- * as the test wants. Absolute paths: the gateway runs with only the install dir on PATH.
+ * A program for `restart --exec` that answers --version at once but, started as the next primary, says so
+ * (`started`) and waits for the test to create its gate before it runs the real binary: a handover held in
+ * its start for as long as the test wants. Absolute paths: the gateway runs with only the install dir on PATH.
  */
-function gatedProgram(install: Install): { program: string; open: () => void } {
+function gatedProgram(install: Install): { program: string; started: () => boolean; open: () => void } {
   const dir = mkdtempSync(join(tmpdir(), "cmg-gated-"));
   const gate = join(dir, "go");
+  const started = join(dir, "started");
   const program = join(dir, "gated-gateway");
-  writeFileSync(program, `#!/bin/sh\ncase " $* " in *" --primary "*) while [ ! -e '${gate}' ]; do /bin/sleep 0.05; done;; esac\nexec '${install.bin}' "$@"\n`, { mode: 0o755 });
-  return { program, open: () => writeFileSync(gate, "") };
+  writeFileSync(
+    program,
+    `#!/bin/sh\ncase " $* " in *" --primary "*) : > '${started}'; while [ ! -e '${gate}' ]; do /bin/sleep 0.05; done;; esac\nexec '${install.bin}' "$@"\n`,
+    { mode: 0o755 },
+  );
+  return { program, started: () => existsSync(started), open: () => writeFileSync(gate, "") };
 }
 
 describe("restart not answered in time", () => {
@@ -313,3 +320,47 @@ describe("restart not answered in time", () => {
     await expectNoProcessLeft(install.bin);
   });
 });
+
+describe("a handover whose next primary is slow to start", () => {
+  test("the old primary serves meanwhile (status, a new client), and a client that gives up is not passed on", async () => {
+    const home = tempHome();
+    const { client } = await connectClient(install, home);
+    const old = pidOf(home);
+    const gated = gatedProgram(install);
+    const restart = runAsync(install, home, ["restart", "--exec", gated.program]);
+    let newcomer: Client | undefined;
+    try {
+      await waitFor("the next primary to be started (and held at its start)", gated.started, 20_000);
+      // The handover is under way, waiting for the next primary's hello: this one still answers.
+      const status = run(install, home, ["status", "--json"]);
+      assert.equal(status.status, 0, status.stdout + status.stderr);
+      assert.equal(JSON.parse(status.stdout).pid, old);
+      newcomer = (await connectClient(install, home)).client;
+      await echoThrough(newcomer, "served during the handover's start");
+      // A client that connects, sends a line and gives up at once: its line names it in the log of whoever read it.
+      const probe = connect(socketFiles(home).endpoint);
+      await new Promise<void>((resolve, reject) => probe.once("connect", resolve).once("error", reject));
+      probe.end("{}\n");
+      await waitFor("the old primary to read the probe", () => probesRead(home, old) > 0, 10_000);
+    } finally {
+      gated.open();
+    }
+    const r = await restart;
+    assert.equal(r.status, 0, r.stderr);
+    const next = pidOf(home);
+    assert.match(r.stdout, new RegExp(`restarted \\(pid ${old} -> ${next}\\)`));
+    assert.equal(probesRead(home, next), 0, "no connection made before the drain was passed on to the next primary");
+    await echoThrough(client, "after the slow handover");
+    await echoThrough(newcomer!, "the newcomer moved too");
+    await newcomer!.close();
+    await client.close();
+    stopGateway(install, home);
+    await expectNoProcessLeft(install.bin);
+  });
+});
+
+/** Whether the primary `pid` logged a probe's line ("{}": not a gateway hello) among the connections it refused. */
+function probesRead(home: string, pid: number): number {
+  const log = readFileSync(stateFiles(home).log, "utf8");
+  return log.split("\n").filter((l) => l.includes(`:${pid}] `) && l.includes("not a gateway hello")).length;
+}
