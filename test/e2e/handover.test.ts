@@ -8,7 +8,7 @@ import type { Client } from "@modelcontextprotocol/client";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectClient, echoThrough, expectNoProcessLeft, gatewayEnv, installBinary, isAlive, primaries, readGatewayJson, run, listenersOf, runAsync, sleep, socketFiles, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
+import { connectClient, echoThrough, expectNoProcessLeft, gatewayEnv, installBinary, isAlive, primaries, processesOf, readGatewayJson, run, listenersOf, runAsync, sleep, socketFiles, stateFiles, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { downstreamStatus, SERVERS, textOf, writeConfig } from "./downstreamKit.js";
 
 let install: Install;
@@ -192,7 +192,9 @@ describe("kill -9 after the lock has moved", () => {
       let next = 0;
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline) {
-        next = primaries(install.bin).find((p) => p !== old) ?? 0;
+        // The next primary once it runs as one (`--handover`): the old one's child between fork and exec has its
+        // command line and still holds the lock's socket until exec drops it, which passed this check once.
+        next = processesOf(install.bin).find((p) => p.pid !== old && p.args.includes("--handover"))?.pid ?? 0;
         if (next && listenersOf(lock, [next]).length) break;
         await sleep(1);
       }
