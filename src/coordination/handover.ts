@@ -74,7 +74,7 @@ export async function requestHandover(c: Coordinates, program: HandoverProgram, 
   // Who accepted the request, with its start time: a pid alone cannot tell afterwards whether it still runs (pids are reused).
   let asked: Asked | undefined;
   const answer = await controlRequest<HandoverAnswer & { error?: string }>(c, handoverMessage(program), timeoutMs, (w) => (asked = { pid: w.pid, start: startTimeOf(w.pid) }));
-  if (!answer) return unanswered(asked, timeoutMs);
+  if (!answer) return await unanswered(asked, timeoutMs);
   if (answer && !answer.ok && /unknown op/.test(answer.error ?? "")) return { ...answer, unsupported: true };
   return answer;
 }
@@ -85,12 +85,19 @@ interface Asked {
   start: string | null;
 }
 
+/** How long a primary whose connection closed may take to be seen gone (its sockets close before it exits). */
+const EXIT_SEEN_MS = 3000;
+
 /** The answer for a request that got none (a timeout, or the connection closed). */
-function unanswered(asked: Asked | undefined, timeoutMs: number): HandoverAnswer {
+async function unanswered(asked: Asked | undefined, timeoutMs: number): Promise<HandoverAnswer> {
   const within = `within ${Math.round(timeoutMs / 100) / 10} s`;
   if (!asked) return { ok: false, unanswered: true, error: `the primary holds the lock but did not accept the request ${within}` };
-  // Gone: no process has its pid now, or another one does (started since). A zombie counts as gone.
-  if (asked.start !== null && startTimeOf(asked.pid) !== asked.start) {
+  // Gone: no process has its pid now, or another one does (started since), or it is a zombie. A process killed
+  // while answering closes its sockets before it exits, so /proc still shows it running for a moment: the
+  // check is retried, bounded.
+  const gone = () => asked.start !== null && (startTimeOf(asked.pid) !== asked.start || processGone(asked.pid));
+  for (const deadline = Date.now() + EXIT_SEEN_MS; !gone() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  if (gone()) {
     return { ok: false, pid: asked.pid, lost: true, error: `the primary (pid ${asked.pid}) went away without answering` };
   }
   const runs = asked.start !== null ? "still runs" : "may still run (its start time cannot be read here)";
