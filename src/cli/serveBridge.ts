@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { Bridge } from "../gateway/bridge.js";
+import { bridgeStdin } from "../transport/clientInput.js";
 import { connectToPrimary, coordinatesFor } from "../coordination/client.js";
 import type { SessionRequest } from "../coordination/handshake.js";
 import type { StatePaths } from "../coordination/paths.js";
@@ -35,7 +36,7 @@ export async function serveBridge(paths: StatePaths, view: SessionRequest = {}):
     onLog: (m) => log.warn(m),
   });
   const bridge = new Bridge({
-    input: process.stdin,
+    input: bridgeStdin(),
     output: process.stdout,
     connect: async () => {
       try {

@@ -1,3 +1,4 @@
+import { isatty } from "node:tty";
 import { readInstance } from "../coordination/instanceFile.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { GATEWAY_NAME } from "../version.js";
@@ -32,9 +33,10 @@ export function recordedHttpUrl(paths: StatePaths): string | undefined {
 /**
  * When stdin is a terminal, prints the notice once: after the first attempt to reach the primary (so the
  * URL it records can be named) or after a short wait, whichever comes first. Returns the trigger to call
- * when that attempt settles; a no-op when stdin is not a terminal.
+ * when that attempt settles; a no-op when stdin is not a terminal. Asks isatty(0), not process.stdin, which
+ * would open a handle on descriptor 0 beside the bridge's own reader (transport/clientInput.ts).
  */
-export function noticeOnTerminal(paths: StatePaths, stdin: { isTTY?: boolean } = process.stdin): () => void {
+export function noticeOnTerminal(paths: StatePaths, stdin: { isTTY?: boolean } = { isTTY: isatty(0) }): () => void {
   if (stdin.isTTY !== true) return () => {};
   let told = false;
   const tell = () => {

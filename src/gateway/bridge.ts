@@ -1,4 +1,5 @@
-import type { Duplex, Readable, Writable } from "node:stream";
+import type { Duplex, Writable } from "node:stream";
+import type { LineInput } from "../transport/clientInput.js";
 import { LineSplitter, MAX_LINE_BYTES } from "../transport/lines.js";
 import { isId, peek, peekAnswer, peekRequest, type Id, type Peek } from "./bridgePeek.js";
 
@@ -18,8 +19,8 @@ export const PRIMARY_LOST = -32603;
 const NL = Buffer.from("\n");
 
 export interface BridgeOptions {
-  /** The client's side: its requests arrive on input, answers go to output. */
-  input: Readable;
+  /** The client's side: its requests arrive on input (a Readable, or stdin's ClientInput), answers go to output. */
+  input: LineInput;
   output: Writable;
   /** Reaches (starting if need be) the primary and returns an authenticated stream; rejects if it cannot. */
   connect: () => Promise<Duplex>;
