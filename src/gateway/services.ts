@@ -7,7 +7,8 @@ import type { StatePaths } from "../coordination/paths.js";
 import { VERSION } from "../version.js";
 import { DownstreamManager } from "../downstream/manager.js";
 import { DEFAULT_TIMING } from "../downstream/downstream.js";
-import { OAuthManager } from "../auth/manager.js";
+import { OAuthManager, type RemoteServer } from "../auth/manager.js";
+import { remoteServersOf } from "../downstream/config.js";
 import { join } from "node:path";
 import { StateSigner } from "../downstream/stateSigner.js";
 import { installationKey } from "../coordination/installationKey.js";
@@ -69,8 +70,19 @@ export function createDownstream(paths: StatePaths, registry: Registry, mode: Ga
   if (backoff) timing.backoffBaseMs = backoff;
   const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing, signer: signerFor(paths, mode) });
   // Tokens live beside the primary's lock: one primary per state dir is the one refresher of each grant.
-  const oauth = new OAuthManager(join(paths.stateDir, "oauth"), (name) => manager.remoteServer(name));
+  // A server added a moment ago (`add`, then at once `auth login`) is in the file before the config watcher
+  // has applied it: the auth side then reads the file, as `auth status` does.
+  const oauth = new OAuthManager(join(paths.stateDir, "oauth"), (name) => manager.remoteServer(name) ?? remoteOnDisk(paths.configFile, name));
   manager.useOAuth(oauth);
   registry.addProvider(manager);
   return Object.assign(manager, { oauth });
+}
+
+/** The remote server `name` as the config file says now; undefined when absent or the file is invalid. */
+function remoteOnDisk(file: string, name: string): RemoteServer | undefined {
+  try {
+    return remoteServersOf(file).find((s) => s.name === name);
+  } catch {
+    return undefined;
+  }
 }
