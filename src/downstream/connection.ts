@@ -8,6 +8,7 @@ import { Socket } from "node:net";
 import { killTree, spawnGroup, stopAdopted } from "./processTree.js";
 import { captureClient, restoreClient, type ClientState } from "./clientState.js";
 import { isOurs, type RecordedGroup } from "./serverRecord.js";
+import { CallLane } from "./callLane.js";
 
 const log = logger("downstream");
 
@@ -26,6 +27,8 @@ export interface Connection {
   close(): Promise<void>;
   /** A local server's: stops using it without stopping it, for a handover (see DetachedStdio). */
   detach?(): DetachedStdio | undefined;
+  /** A local server's: the fast lane for tools/call past the client (callLane.ts). */
+  lane?: CallLane;
 }
 
 /** A running local server as its handover needs it: its stdio pipes and what the client knew of it. */
@@ -122,11 +125,13 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
   // The stream may close just before the exit event that says why: give it a moment to arrive.
   client.onclose = () => setTimeout(() => report("closed its stdout"), 500);
   client.onerror = (err) => log.debug(`${name}: ${err.message}`);
+  const lane = CallLane.attach(client, transport);
   const conn: Connection = {
     client,
     pid: child.pid ?? null,
     era: "legacy",
     ended,
+    ...(lane ? { lane } : {}),
     close: async () => {
       await client.close().catch(() => undefined);
       await killTree(child, opts.stopGraceMs);
@@ -173,12 +178,14 @@ export async function adoptStdio(name: string, handed: { pipes: StdioPipes; pid:
   opts.setup(client);
   client.onclose = () => report(`closed its stdout${tail()}`);
   client.onerror = (err) => log.debug(`${name}: ${err.message}`);
+  const lane = CallLane.attach(client, transport);
   let closing: Promise<void> | undefined;
   const conn: Connection = {
     client,
     pid: handed.pid,
     era: handed.state.discover ? "modern" : "legacy",
     ended,
+    ...(lane ? { lane } : {}),
     close: () =>
       (closing ??= (async () => {
         await client.close().catch(() => undefined);

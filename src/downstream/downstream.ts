@@ -18,6 +18,7 @@ import { GATEWAY_NAME } from "../version.js";
 import type { ServerConfig } from "./config.js";
 import { adoptStdio, closedOnProbe, connect, type Connection, type StdioPipes } from "./connection.js";
 import type { ClientState } from "./clientState.js";
+import type { CallLane } from "./callLane.js";
 import type { RecordedGroup } from "./serverRecord.js";
 import type { EraCache } from "./eraCache.js";
 
@@ -168,6 +169,11 @@ export class Downstream {
   get client(): Client | undefined {
     const client = this.state === "running" ? this.conn?.client : undefined;
     return client?.transport ? client : undefined;
+  }
+
+  /** The fast lane past `client` (callLane.ts), while `client` is this server's current one and has one. */
+  laneFor(client: Client): CallLane | undefined {
+    return this.conn?.client === client ? this.conn.lane : undefined;
   }
 
   /** Starts the lifecycle (a disabled server only reports itself). */

@@ -1,4 +1,3 @@
-import * as z from "zod";
 import { EventEmitter } from "node:events";
 import {
   ProtocolError,
@@ -34,9 +33,7 @@ import { forward } from "./forward.js";
 import { RoundTrips } from "./roundTrip.js";
 import { isRpcError, relayError, rpcError } from "./rpcError.js";
 import { StateSigner, requestDigest } from "./stateSigner.js";
-
-/** Results forwarded as they come: only the shape the session needs to pass them on is checked. */
-const FORWARDED_RESULT = z.looseObject({ content: z.array(z.unknown()).default([]) });
+import { FORWARDED_RESULT } from "./callLane.js";
 import { LogLevels, SEVERITY, Subscriptions } from "./sessionState.js";
 
 const log = logger("downstream");
@@ -503,6 +500,11 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
           params: { ...params, ...extra, ...(Object.keys(meta).length ? { _meta: meta } : {}) },
         };
         const opts = { ...this.forwardOptions(s, o), allowInputRequired: true };
+        // A call the session's fast lane serves goes past the Client too, where the server has a lane.
+        if (o?.fastLane && method === "tools/call" && schema === FORWARDED_RESULT) {
+          const sent = this.servers.get(server)?.laneFor(c)?.request({ method, params: out.params }, opts);
+          if (sent) return sent;
+        }
         return schema ? c.request(out, schema, opts) : c.request(out, opts);
       },
     });

@@ -102,6 +102,7 @@ export function linkSession(
       progressToken,
       (n) => (sent?.(n.method), server.notification(n)),
       (r, signal) => server.request(r, ResultSchema, { signal, timeout: CLIENT_REQUEST_TIMEOUT_MS }),
+      true,
     );
   function build(
     envelope: Record<string, unknown> | undefined,
@@ -110,6 +111,7 @@ export function linkSession(
     progressToken: string | number | undefined,
     notify: CallOrigin["notify"],
     request: CallOrigin["request"],
+    fastLane = false,
   ): CallOrigin {
     // A modern client's request carries its capabilities itself (2026-07-28, basic/index, _meta); a legacy
     // client declared them once, at initialize.
@@ -127,6 +129,7 @@ export function linkSession(
         return modern ? requestLevel : level;
       },
       binding,
+      ...(fastLane ? { fastLane } : {}),
       ...(requestState !== undefined || inputResponses !== undefined ? { retry: { requestState, inputResponses } } : {}),
     };
   }

@@ -38,6 +38,11 @@ export interface CallOrigin {
    * `_meta` level. Absent: the client asked for no log messages, and gets none.
    */
   readonly logLevel?: LoggingLevel;
+  /**
+   * Set for a call the session's fast lane serves (src/gateway/lane.ts): a legacy stdio server's answer to it
+   * may skip the downstream Client as well (src/downstream/callLane.ts).
+   */
+  readonly fastLane?: boolean;
   /** A multi-round-trip retry's fields, exactly as the client sent them (untrusted input). */
   readonly retry?: { inputResponses?: Record<string, unknown>; requestState?: string };
 }

@@ -35,6 +35,14 @@ export interface LineTransportOptions {
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** Sees each message before `onmessage` does, and the close: a downstream call lane (src/downstream/callLane.ts). */
+export interface LineTap {
+  /** True when the message was taken (the owner of `onmessage` never sees it). */
+  take(message: JSONRPCMessage): boolean;
+  /** The transport closed (after `onclose`). */
+  closed(): void;
+}
+
 /**
  * Newline-delimited JSON-RPC over a pair of streams: the transport of every channel a gateway serves
  * (an endpoint session, stdio in --standalone). Bad frames are answered per JSON-RPC, never thrown.
@@ -44,6 +52,8 @@ export class LineTransport implements Transport {
   onclose?: Transport["onclose"];
   onerror?: Transport["onerror"];
   sessionId?: string;
+  /** Set by whoever takes some messages off before the SDK sees them (one tap per transport). */
+  tap?: LineTap;
 
   private closed = false;
   private readonly inbox: JSONRPCMessage[] = [];
@@ -97,6 +107,7 @@ export class LineTransport implements Transport {
     input.off("close", this.onEnd);
     if (this.opts.endOutput) output.end();
     this.onclose?.();
+    this.tap?.closed();
     this.opts.onClosed?.();
   }
 
@@ -161,7 +172,7 @@ export class LineTransport implements Transport {
   }
 
   private deliver(message: JSONRPCMessage): void {
-    if (!this.opts.settleBetweenMessages) return this.onmessage?.(message);
+    if (!this.opts.settleBetweenMessages) return this.hand(message);
     this.inbox.push(message);
     if (this.draining) return;
     this.draining = true;
@@ -175,9 +186,14 @@ export class LineTransport implements Transport {
       this.draining = false;
       return;
     }
-    this.onmessage?.(message);
+    this.hand(message);
     setImmediate(this.drain);
   };
+
+  private hand(message: JSONRPCMessage): void {
+    if (this.tap?.take(message)) return;
+    this.onmessage?.(message);
+  }
 }
 
 function requestId(value: unknown): string | number | null {
