@@ -151,20 +151,25 @@ export function plainCall(params: unknown): { name: string; args: Record<string,
   return { name: params.name, args: args as Record<string, unknown> | undefined, progressToken };
 }
 
+/** True when `o`'s own members are exactly `names`, in that order (the order zod's copy gives them). */
+function membersInOrder(o: Record<string, unknown>, names: readonly string[]): boolean {
+  const keys = Object.keys(o);
+  return keys.length === names.length && keys.every((k, i) => k === names[i]);
+}
+const RESULT = ["content"];
+const ERROR_RESULT = ["content", "isError"];
+const TEXT = ["type", "text"];
+
 /**
- * A tool result the Server's result schema passes unchanged: text content only, and isError. The lane
- * writes it as the Server would; any other shape is the Server's to check and encode.
+ * A tool result the Server's result schema passes unchanged, byte for byte once encoded: text content only,
+ * and isError, each member where the schema's copy puts it (content before isError, type before text). The
+ * lane writes it as the Server would; any other shape or order is the Server's to check and encode.
  */
 export function commonToolResult(value: unknown): value is CallToolResult {
   if (!isPlain(value) || !Array.isArray(value.content)) return false;
-  let n = 1;
-  if ("isError" in value) {
-    if (typeof value.isError !== "boolean") return false;
-    n++;
-  }
-  if (Object.keys(value).length !== n) return false;
+  if ("isError" in value ? typeof value.isError !== "boolean" || !membersInOrder(value, ERROR_RESULT) : !membersInOrder(value, RESULT)) return false;
   for (const c of value.content as unknown[]) {
-    if (!isPlain(c) || c.type !== "text" || typeof c.text !== "string" || Object.keys(c).length !== 2) return false;
+    if (!isPlain(c) || c.type !== "text" || typeof c.text !== "string" || !membersInOrder(c, TEXT)) return false;
   }
   return true;
 }
