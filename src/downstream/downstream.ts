@@ -52,6 +52,8 @@ export interface Timing {
   /** Each list request (tools, resources, …) to a server. */
   listTimeoutMs: number;
   stopGraceMs: number;
+  /** A forwarded request (tools/call, prompts/get, resources/read) may run this long; its progress restarts the clock. */
+  callTimeoutMs: number;
 }
 
 /** The timing of the product; tests pass shorter ones. */
@@ -68,6 +70,7 @@ export const DEFAULT_TIMING: Timing = {
   readyWaitMs: 5000,
   listTimeoutMs: 30_000,
   stopGraceMs: 3000,
+  callTimeoutMs: 10 * 60_000,
 };
 
 /** What a downstream tells its owner. */

@@ -38,9 +38,6 @@ import { LogLevels, SEVERITY, Subscriptions } from "./sessionState.js";
 
 const log = logger("downstream");
 
-/** A forwarded request may run this long; a progress notification starts the clock again. */
-const FORWARD_TIMEOUT_MS = 10 * 60_000;
-
 /** Which aggregate list changed. */
 export type ListKind = "tools" | "resources" | "prompts";
 
@@ -420,7 +417,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   forwardOptions(signal: AbortSignal, origin: CallOrigin | undefined) {
     return {
       signal,
-      timeout: FORWARD_TIMEOUT_MS,
+      timeout: this.timing.callTimeoutMs,
       resetTimeoutOnProgress: true,
       onprogress: (p: { progress: number; total?: number; message?: string }) => {
         // Read now, not at the start: a call that spans rounds reports to the client's current request.

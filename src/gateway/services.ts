@@ -59,8 +59,9 @@ function envMs(name: string): number | undefined {
 
 /**
  * The downstream servers of `paths.configFile`, plugged into the registry as a tool provider; call `start()`
- * once the process serves clients. CLAUDE_MPM_GATEWAY_PING_MS and CLAUDE_MPM_GATEWAY_BACKOFF_MS shorten the
- * health-check interval and the first restart delay (tests).
+ * once the process serves clients. CLAUDE_MPM_GATEWAY_PING_MS, CLAUDE_MPM_GATEWAY_BACKOFF_MS and
+ * CLAUDE_MPM_GATEWAY_CALL_TIMEOUT_MS shorten the health-check interval, the first restart delay and the time a
+ * forwarded call may run without progress (tests).
  */
 export function createDownstream(paths: StatePaths, registry: Registry, mode: GatewayState["mode"] = "primary"): DownstreamManager & { oauth: OAuthManager } {
   const timing = { ...DEFAULT_TIMING };
@@ -68,6 +69,8 @@ export function createDownstream(paths: StatePaths, registry: Registry, mode: Ga
   if (ping) Object.assign(timing, { pingIntervalMs: ping, pingTimeoutMs: Math.min(ping, timing.pingTimeoutMs) });
   const backoff = envMs("CLAUDE_MPM_GATEWAY_BACKOFF_MS");
   if (backoff) timing.backoffBaseMs = backoff;
+  const callTimeout = envMs("CLAUDE_MPM_GATEWAY_CALL_TIMEOUT_MS");
+  if (callTimeout) timing.callTimeoutMs = callTimeout;
   const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing, signer: signerFor(paths, mode) });
   // Tokens live beside the primary's lock: one primary per state dir is the one refresher of each grant.
   // A server added a moment ago (`add`, then at once `auth login`) is in the file before the config watcher

@@ -1,10 +1,13 @@
 // A bridge's session in the primary serves plain legacy tools/call in its fast lane (src/gateway/lane.ts),
-// without the SDK's per-request protocol work; --standalone serves every call through the SDK. The same
-// calls through both must bring the client the same messages, equal as JSON: results of every shape,
-// errors, progress, server requests during a call, cancellation, and requests the lane must leave alone.
+// without the SDK's per-request protocol work, and such a call to a legacy stdio server also goes past the
+// downstream SDK Client (src/downstream/callLane.ts); --standalone serves every call through the SDK on both
+// sides. The same calls through both must bring the client the same messages, equal as JSON: results of every
+// shape, errors, progress, server requests during a call, cancellation (which must reach the server), the
+// per-call timeout, a server dying mid-call, a modern server's calls, and requests the lanes must leave alone.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { expectNoProcessLeft, installBinary, stopGateway, tempHome, waitFor, type Install } from "./harness.js";
 import { RawSession } from "./rawSession.js";
 import { SERVERS, writeConfig } from "./downstreamKit.js";
@@ -17,21 +20,38 @@ before(() => {
 });
 after(() => install.cleanup());
 
-/** Everything the client reads up to the answer to `id`, server requests answered by `answer`; their own ids left out (each side numbers its own). */
+/** The line each message of an exchange came as (a server request's: its JSON without the id). */
+const lineOf = new WeakMap<Msg, string>();
+
+/**
+ * Everything the client reads up to the answer to `id`, server requests answered by `answer`; their own ids
+ * left out (each side numbers its own), and list_changed notifications (a server's tools come and go on their
+ * own time, not with a call's messages) left out.
+ */
 async function exchange(s: RawSession, message: Msg, answer: (m: Msg) => unknown = () => undefined): Promise<Msg[]> {
   s.send(message);
   const seen: Msg[] = [];
   for (;;) {
-    const m = await s.next(30_000);
+    const line = await s.nextLine(30_000);
+    const m = JSON.parse(line) as Msg;
+    if (typeof m.method === "string" && m.method.endsWith("/list_changed")) continue;
     if (m.method !== undefined && m.id !== undefined) {
       const { id, ...rest } = m;
+      lineOf.set(rest, JSON.stringify(rest));
       seen.push(rest);
       s.send({ jsonrpc: "2.0", id, result: answer(m) });
       continue;
     }
+    lineOf.set(m, line);
     seen.push(m);
     if (m.id === message.id && m.method === undefined) return seen;
   }
+}
+
+/** The two sides read the same messages, byte for byte (member order and escapes included). */
+function same(viaLane: Msg[], viaSdk: Msg[], what: string): void {
+  assert.deepEqual(viaLane, viaSdk, what);
+  assert.deepEqual(viaLane.map((m) => lineOf.get(m)), viaSdk.map((m) => lineOf.get(m)), `${what}: the same bytes`);
 }
 
 const call = (id: number | string, name: string, args?: unknown, extra: Msg = {}) => ({
@@ -41,22 +61,40 @@ const call = (id: number | string, name: string, args?: unknown, extra: Msg = {}
   params: { name, ...(args !== undefined ? { arguments: args } : {}), ...extra },
 });
 
-async function open(args: string[]): Promise<{ s: RawSession; home: string }> {
+const fixture = (name: string) => resolve("test", "fixtures", name);
+
+async function open(args: string[], env: Record<string, string> = {}): Promise<{ s: RawSession; home: string }> {
   const home = tempHome();
   writeConfig(home, {
     everything: SERVERS.everything(),
-    legacy: { command: process.execPath, args: [resolve("test", "fixtures", "legacy-server.mjs")], env: { LEGACY_STATE: home } },
+    legacy: { command: process.execPath, args: [fixture("legacy-server.mjs")], env: { LEGACY_STATE: home } },
+    modern: { command: process.execPath, args: [fixture("modern-server.mjs")] },
   });
-  const s = new RawSession(install, home, args);
+  const s = new RawSession(install, home, args, env);
   s.send({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: { elicitation: {}, sampling: {} }, clientInfo: { name: "lane", version: "1" } } });
   await s.next();
   s.send({ jsonrpc: "2.0", method: "notifications/initialized" });
   await waitFor("both servers' tools", async () => {
     const list = await s.request(`l${Date.now()}`, "tools/list");
     const names = ((list.result as { tools: Array<{ name: string }> }).tools ?? []).map((t) => t.name);
-    return names.includes("everything__echo") && names.includes("legacy__elicit");
+    return names.includes("everything__echo") && names.includes("legacy__elicit") && names.includes("modern__caps");
   }, 30_000);
   return { s, home };
+}
+
+/** What the legacy fixture of `home` heard of cancellations: each one's reason, and whether it named a call in flight. */
+const cancelledAt = (home: string): unknown[] => {
+  const file = join(home, "cancelled");
+  return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as unknown) : [];
+};
+
+async function close(sessions: Array<{ s: RawSession; home: string }>): Promise<void> {
+  for (const { s } of sessions) {
+    s.end();
+    await s.exited;
+  }
+  stopGateway(install, sessions[0]!.home);
+  await expectNoProcessLeft(install.bin);
 }
 
 test("calls through a bridge's fast lane bring the client what --standalone's SDK path brings", async () => {
@@ -85,10 +123,12 @@ test("calls through a bridge's fast lane bring the client what --standalone's SD
       ["params the lane leaves alone", call(18, "everything__echo", { message: "y" }, { _meta: { progressToken: 1, other: true } })],
       ["arguments that are not an object", call(19, "everything__echo", ["m"])],
       ["a name that is not a string", { jsonrpc: "2.0", id: 20, method: "tools/call", params: { name: 7 } }],
+      ["a modern server's tool (the Client's path on both sides)", call(21, "modern__caps", {})],
+      ["a text result with its members in another order", call(22, "legacy__unordered", {})],
     ];
     for (const [what, message, answer] of steps) {
       const [viaLane, viaSdk] = [await exchange(bridge.s, message, answer), await exchange(standalone.s, message, answer)];
-      assert.deepEqual(viaLane, viaSdk, what);
+      same(viaLane, viaSdk, what);
     }
 
     // A cancelled call is never answered; the next call is (the same in both).
@@ -101,12 +141,57 @@ test("calls through a bridge's fast lane bring the client what --standalone's SD
       const later = await exchange(s, call(32, "everything__trigger-long-running-operation", { duration: 2.5, steps: 1 }));
       assert.ok(later.every((m) => m.id !== 30), JSON.stringify(later));
     }
-  } finally {
-    for (const { s } of [bridge, standalone]) {
-      s.end();
-      await s.exited;
+
+    // The client's cancellation reaches the server, naming the call it has in flight, with the client's reason.
+    for (const { s, home } of [bridge, standalone]) {
+      s.send(call(33, "legacy__hang", {}));
+      await exchange(s, call(34, "everything__echo", { message: "hang sent" }));
+      s.send({ jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 33, reason: "changed my mind" } });
+      await waitFor("the server to hear the cancellation", () => cancelledAt(home).length > 0, 20_000);
     }
-    stopGateway(install, bridge.home);
-    await expectNoProcessLeft(install.bin);
+    assert.deepEqual(cancelledAt(bridge.home), [{ reason: "changed my mind", known: true }]);
+    assert.deepEqual(cancelledAt(standalone.home), cancelledAt(bridge.home));
+  } finally {
+    await close([bridge, standalone]);
+  }
+});
+
+test("the per-call timeout, progress that restarts its clock and a server dying mid-call: the same through the lanes as through the SDK", async () => {
+  // A forwarded call may run 3 s without progress; a crashed server restarts after 200 ms.
+  const env = { CLAUDE_MPM_GATEWAY_CALL_TIMEOUT_MS: "3000", CLAUDE_MPM_GATEWAY_BACKOFF_MS: "200" };
+  const bridge = await open([], env);
+  const standalone = await open(["--standalone"], env);
+  const both = async (what: string, message: Msg) => {
+    const [viaLane, viaSdk] = [await exchange(bridge.s, message), await exchange(standalone.s, message)];
+    same(viaLane, viaSdk, what);
+    return viaLane.at(-1)!.result as { content: Array<{ text: string }>; isError?: boolean };
+  };
+  try {
+    const timedOut = await both("a call past the timeout", call(1, "legacy__hang", {}));
+    assert.equal(timedOut.isError, true);
+    assert.match(timedOut.content[0]!.text, /legacy__hang: Request timed out/);
+    // The server is told, with the call's own id.
+    for (const { home } of [bridge, standalone]) await waitFor("the server to hear the timeout's cancellation", () => cancelledAt(home).length > 0, 20_000);
+    assert.deepEqual(cancelledAt(bridge.home), [{ reason: "SdkError: Request timed out", known: true }]);
+    assert.deepEqual(cancelledAt(standalone.home), cancelledAt(bridge.home));
+
+    // 6 s of work with progress every 0.5 s: only a clock that progress restarts lets it finish.
+    const long = await both("progress restarts the clock", call(2, "everything__trigger-long-running-operation", { duration: 6, steps: 12 }));
+    assert.equal(long.isError, undefined, JSON.stringify(long));
+
+    const crashed = await both("a server that dies mid-call", call(3, "legacy__crash", {}));
+    assert.equal(crashed.isError, true);
+    assert.match(crashed.content[0]!.text, /legacy__crash: Connection closed/);
+    for (const { s } of [bridge, standalone]) {
+      await waitFor("the crashed server back", async () => {
+        const r = await s.request(`w${Date.now()}`, "tools/call", { name: "legacy__url_needed", arguments: {} });
+        return (r.result as { isError?: boolean } | undefined)?.isError !== true;
+      }, 30_000);
+      // Exactly one answer to the crashed call: nothing more for it after the server came back.
+      const after = await exchange(s, call(4, "everything__echo", { message: "after" }));
+      assert.ok(after.every((m) => m.id !== 3), JSON.stringify(after));
+    }
+  } finally {
+    await close([bridge, standalone]);
   }
 });

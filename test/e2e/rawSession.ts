@@ -38,6 +38,11 @@ export class RawSession {
 
   /** The next line of stdout, parsed; fails after `timeoutMs`. Every stdout line must be JSON. */
   async next(timeoutMs = 10_000): Promise<Record<string, unknown>> {
+    return JSON.parse(await this.nextLine(timeoutMs)) as Record<string, unknown>;
+  }
+
+  /** The next line of stdout as it came (without its newline); fails after `timeoutMs`. */
+  async nextLine(timeoutMs = 10_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.lines.length === 0) {
       if (Date.now() > deadline) throw new Error(`no output within ${timeoutMs} ms; stderr: ${this.stderr}`);
@@ -49,8 +54,7 @@ export class RawSession {
         });
       });
     }
-    const line = this.lines.shift()!;
-    return JSON.parse(line) as Record<string, unknown>;
+    return this.lines.shift()!;
   }
 
   /** Sends a request and waits for the response with its id (skipping notifications). */
