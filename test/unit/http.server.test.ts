@@ -76,11 +76,16 @@ describe("listenHttp", () => {
   });
 
   test("close drains: a request in flight gets its answer, a stream is ended, new connections are refused; twice is safe", async () => {
-    const ep = await listenHttp({ host: "127.0.0.1", port: 0, tokens: [TOKEN], handle: slowHandler(400) });
+    const seen: string[] = [];
+    const ep = await listenHttp({ host: "127.0.0.1", port: 0, tokens: [TOKEN], handle: slowHandler(400, seen) });
     const stream = await fetch(ep.url, { headers: auth });
     const streamText = stream.text();
     const inFlight = fetch(ep.url, { method: "POST", body: "{}", headers: auth });
-    await new Promise((r) => setTimeout(r, 100)); // the POST has reached the handler
+    // Closed only once the POST is in the handler (a fixed 100 ms was not always enough at load ~10).
+    for (const deadline = Date.now() + 10_000; !seen.includes("POST"); ) {
+      assert.ok(Date.now() < deadline, "the POST never reached the handler");
+      await new Promise((r) => setTimeout(r, 10));
+    }
     const closed = ep.close(30_000);
     const answer = await inFlight;
     assert.equal(answer.status, 200);
