@@ -1,7 +1,7 @@
 // Edits go through jsonc-parser (Microsoft's, the parser VS Code edits settings.json with): its modify()
 // computes a minimal text edit for one JSON path, so a config's numbers (12345678901234567890, 1.0),
 // comments, key order and layout survive byte for byte, which no parse-and-stringify can promise.
-import { applyEdits, format, modify, parse as parseJsonc, printParseErrorCode, type JSONPath, type ParseError } from "jsonc-parser";
+import { applyEdits, format, modify, parseTree, printParseErrorCode, type JSONPath, type Node, type ParseError } from "jsonc-parser";
 import { GatewayError } from "../errors.js";
 
 /** The entry `install` writes under `mcpServers.<name>`: a command to launch, or a URL to connect to. */
@@ -34,6 +34,20 @@ function kind(v: unknown): string {
   return v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`;
 }
 
+/**
+ * A parse tree's value with every key an own property, as JSON.parse makes them: jsonc-parser's parse assigns
+ * keys, so a server named "__proto__" became the object's prototype and vanished from every edit.
+ */
+function valueOf(node: Node | undefined): unknown {
+  if (node?.type === "array") return (node.children ?? []).map(valueOf);
+  if (node?.type !== "object") return node?.value;
+  const obj: JsonObject = {};
+  for (const [key, value] of (node.children ?? []).map((p) => p.children ?? [])) {
+    if (key) Object.defineProperty(obj, String(key.value), { value: valueOf(value), enumerable: true, writable: true, configurable: true });
+  }
+  return obj;
+}
+
 function detectFormat(text: string): TextFormat {
   const indent = /^[{[][^\n]*\r?\n(?:[ \t]*\r?\n)*([ \t]+)\S/.exec(text.replace(/^\uFEFF/, ""))?.[1] ?? "  ";
   return { indent, eol: text.includes("\r\n") ? "\r\n" : "\n", bom: text.startsWith("\uFEFF"), finalNewline: /\n$/.test(text) };
@@ -54,7 +68,7 @@ function render(data: JsonObject, f: TextFormat): string {
 export function parseClientConfig(file: string, text: string | undefined): { data: JsonObject; format: TextFormat } {
   if (text === undefined || text.replace(/^\uFEFF/, "").trim() === "") return { data: {}, format: text ? detectFormat(text) : NEW_FILE };
   const errors: ParseError[] = [];
-  const data = parseJsonc(text.replace(/^\uFEFF/, ""), errors, { allowTrailingComma: false, disallowComments: false }) as unknown;
+  const data = valueOf(parseTree(text.replace(/^\uFEFF/, ""), errors, { allowTrailingComma: false, disallowComments: false }));
   if (errors.length) {
     const e = errors[0]!;
     throw new GatewayError("CLIENT_CONFIG", `${file} is not valid JSON (${printParseErrorCode(e.error)} at offset ${e.offset}); fix or move it, then retry: it was left untouched`);

@@ -43,6 +43,13 @@ describe("planInstall", () => {
     );
   });
 
+  test('a server named "__proto__" is kept by install and uninstall like any other', () => {
+    const original = '{\n  "mcpServers": {\n    "__proto__": {\n      "command": "x"\n    }\n  }\n}\n';
+    const installed = textOf(planInstall(FILE, original, "cmg", ENTRY));
+    assert.equal(installed, json(JSON.parse('{"mcpServers": {"__proto__": {"command": "x"}, "cmg": {"command": "/opt/cmg/claude-mpm-gateway"}}}')));
+    assert.equal(textOf(planUninstall(FILE, installed, "cmg")), original);
+  });
+
   test("the file's indentation, line endings, byte order mark and missing final newline are kept", () => {
     const tabbed = '\uFEFF{\r\n\t"mcpServers": {}\r\n}';
     const text = textOf(planInstall(FILE, tabbed, "cmg", ENTRY));
