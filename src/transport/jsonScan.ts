@@ -154,9 +154,12 @@ function methodAt(b: Buffer, start: number, end: number): string {
     while (k < len && b[start + k] === lastMethodBytes[k]) k++;
     if (k === len) return lastMethod;
   }
+  // A long name is not cached at all: the cached name and bytes must change together, else the next line
+  // with the previous short method would be read as this one.
+  if (len > 64) return b.toString("utf8", start, end);
   lastMethod = b.toString("utf8", start, end);
-  // A copy: the line's own memory must not be kept alive by the cache (nor a huge name cached).
-  if (len <= 64) lastMethodBytes = Buffer.from(b.subarray(start, end));
+  // A copy: the line's own memory must not be kept alive by the cache.
+  lastMethodBytes = Buffer.from(b.subarray(start, end));
   return lastMethod;
 }
 

@@ -179,3 +179,18 @@ test("peekRequest parses in full exactly when the method's params are asked for"
   peekRequest(Buffer.from('{"jsonrpc":"2.0","id":1,"result":{}}'), (m) => (asked.push(m), true));
   assert.deepEqual(asked, []);
 });
+
+test("lines in sequence: each line's method is its own, whatever methods (short, long, repeated) came before", () => {
+  const short = fc.constantFrom("tools/call", "notifications/cancelled", "ping");
+  const long = fc.string({ minLength: 65, maxLength: 90, unit: fc.constantFrom("a", "b", "/") });
+  fc.assert(
+    fc.property(fc.array(fc.oneof(short, long), { minLength: 2, maxLength: 8 }), (methods) => {
+      for (const m of methods) assert.equal(scanMembers(Buffer.from(JSON.stringify({ jsonrpc: "2.0", method: m })))?.method, m);
+    }),
+    { numRuns: 500 },
+  );
+  // The sequence a review found: a short method, a long one, the short one again.
+  for (const m of ["notifications/cancelled", "x/" + "v".repeat(70), "notifications/cancelled"]) {
+    assert.equal(scanMembers(Buffer.from(JSON.stringify({ jsonrpc: "2.0", method: m, params: {} })))?.method, m);
+  }
+});
