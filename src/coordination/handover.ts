@@ -95,8 +95,9 @@ async function unanswered(asked: Asked | undefined, timeoutMs: number): Promise<
   // Gone: no process has its pid now, or another one does (started since), or it is a zombie. A process killed
   // while answering closes its sockets before it exits, so /proc still shows it running for a moment: the
   // check is retried, bounded.
-  const gone = () => asked.start !== null && (startTimeOf(asked.pid) !== asked.start || processGone(asked.pid));
-  for (const deadline = Date.now() + EXIT_SEEN_MS; !gone() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+  // Where start times cannot be read (a /proc mounted hidepid), the pid alone: reused within these 3 s is unlikely.
+  const gone = () => processGone(asked.pid) || (asked.start !== null && startTimeOf(asked.pid) !== asked.start);
+  for (const deadline = Date.now() + EXIT_SEEN_MS; !gone() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
   if (gone()) {
     return { ok: false, pid: asked.pid, lost: true, error: `the primary (pid ${asked.pid}) went away without answering` };
   }
