@@ -3,7 +3,7 @@ import type { StatePaths } from "../coordination/paths.js";
 import { queryStatus, type GatewayStatus, type PrimaryStatus } from "../coordination/status.js";
 import type { SessionStatus } from "../profiles/sessionStatus.js";
 import { stopPrimary } from "../coordination/stop.js";
-import { processGone, requestHandover, type HandoverProgram } from "../coordination/handover.js";
+import { requestHandover, waitGone, type HandoverProgram } from "../coordination/handover.js";
 import { httpTokenPath } from "../http/tokens.js";
 import { EXIT } from "./exitCodes.js";
 import { primaryProgram } from "./primaryProgram.js";
@@ -170,8 +170,7 @@ export async function restartCommand(paths: StatePaths, program: HandoverProgram
   }
   if (answer?.ok) {
     // What answers next must be the new primary: the old one exits right after its answer.
-    const deadline = Date.now() + 10_000;
-    while (!processGone(answer.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitGone(answer.pid, 10_000);
     const kept = answer.handed_over.length ? `; servers kept running: ${answer.handed_over.join(", ")}` : "";
     const fresh = answer.restarted.length ? `; started afresh: ${answer.restarted.join(", ")}` : "";
     out(`claude-mpm-gateway restarted (pid ${answer.pid} -> ${answer.next_pid})${kept}${fresh}`);
@@ -193,8 +192,7 @@ export async function restartCommand(paths: StatePaths, program: HandoverProgram
   }
   if (answer && !answer.ok && answer.committed) {
     // The old primary let go of its servers and stops: a fresh primary takes its place (servers started anew).
-    const deadline = Date.now() + 10_000;
-    while (answer.pid !== undefined && !processGone(answer.pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    if (answer.pid !== undefined) await waitGone(answer.pid, 10_000);
     const conn = await connectToPrimary(c, { kind: "control", spawn: true, program });
     conn.socket.destroy();
     out(`claude-mpm-gateway restarted (pid ${answer.pid ?? "?"} -> ${conn.welcome.pid}); the handover failed after the old primary let go (${answer.error}): servers started afresh`);

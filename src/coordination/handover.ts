@@ -96,13 +96,21 @@ async function unanswered(asked: Asked | undefined, timeoutMs: number): Promise<
   // while answering closes its sockets before it exits, so /proc still shows it running for a moment: the
   // check is retried, bounded.
   // Where start times cannot be read (a /proc mounted hidepid), the pid alone: reused within these 3 s is unlikely.
-  const gone = () => processGone(asked.pid) || (asked.start !== null && startTimeOf(asked.pid) !== asked.start);
-  for (const deadline = Date.now() + EXIT_SEEN_MS; !gone() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
-  if (gone()) {
+  if (await waitGone(asked.pid, EXIT_SEEN_MS, asked.start)) {
     return { ok: false, pid: asked.pid, lost: true, error: `the primary (pid ${asked.pid}) went away without answering` };
   }
   const runs = asked.start !== null ? "still runs" : "may still run (its start time cannot be read here)";
   return { ok: false, pid: asked.pid, unanswered: true, error: `the primary (pid ${asked.pid}) gave no answer ${within} and ${runs}` };
+}
+
+/**
+ * Polls until `pid` is gone (processGone, or another process now has its pid when its start time `start` is
+ * known), at most `ms`; true when it is.
+ */
+export async function waitGone(pid: number, ms: number, start: string | null = null): Promise<boolean> {
+  const gone = () => processGone(pid) || (start !== null && startTimeOf(pid) !== start);
+  for (const deadline = Date.now() + ms; !gone() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  return gone();
 }
 
 /** True once `pid` no longer runs (or is a zombie), so what answers next is surely not it. */
