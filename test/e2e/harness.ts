@@ -112,7 +112,23 @@ export function processesOf(bin: string): Array<{ pid: number; args: string[] }>
       // exited while we looked
     }
   }
-  return found;
+  // A child caught between fork and exec (a primary's watchdog or downstream server, a bridge's primary)
+  // still shows its parent's exe and command line: it is that parent, not a process of its own. It has one
+  // thread, where a Node process that has run its first line has several (V8's platform threads).
+  const same = (a: string[], b: string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  return found.filter((p) => {
+    const parent = found.find((q) => q.pid === parentOf(p.pid));
+    return !parent || !same(parent.args, p.args) || threadsOf(p.pid) > 1;
+  });
+}
+
+/** The number of threads of `pid` (0 once it has exited). */
+function threadsOf(pid: number): number {
+  try {
+    return Number(/^Threads:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
 }
 
 /** Pids of live primaries of this install. */
