@@ -2,7 +2,7 @@
 // PATH, a fresh CLAUDE_MPM_HOME per test, a real SDK Client over stdio, and a check that no process is left.
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { copyFileSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { Client } from "@modelcontextprotocol/client";
@@ -257,12 +257,24 @@ export function statusJson(install: Install, home: string): { code: number | nul
  * the lock or serves the endpoint, read from /proc/net/unix and each process's fds.
  */
 export function listenersOf(path: string, pids: number[]): number[] {
-  const inodes = new Set<string>();
+  const bound = new Map<string, string>(); // socket inode -> the name it was bound to
   for (const line of readFileSync("/proc/net/unix", "utf8").split("\n").slice(1)) {
     // Num RefCount Protocol Flags Type St Inode Path; Flags 00010000 is __SO_ACCEPTCON (listening).
     const f = line.trim().split(/\s+/);
-    if (f.length >= 8 && reachedAs(f[7]!) === path && (parseInt(f[3]!, 16) & 0x10000) !== 0) inodes.add(f[6]!);
+    if (f.length >= 8 && reachedAs(f[7]!) === path && (parseInt(f[3]!, 16) & 0x10000) !== 0) bound.set(f[6]!, f[7]!);
   }
+  // A claimer listens on `<path>.<8 hex>` first and only then links `path` to it (pathLock.ts): until it has,
+  // and after it lost (link: EEXIST) until its close unlinks that name, it listens under a name that maps to
+  // `path` but is not reached as `path`: its name is still a file of its own, another inode than `path`'s.
+  // Seen under load for tens of ms beside the real holder, which the samplers counted as two holders. The
+  // holder's name is gone (unlinked once linked) or is `path`'s inode. Checked before the fds are read: a
+  // loser's name is gone only once its close has begun, and its fd is closed right after.
+  const reached = inodeOf(path);
+  for (const [inode, name] of bound) {
+    const own = name === path ? undefined : inodeOf(name);
+    if (own !== undefined && own !== reached) bound.delete(inode);
+  }
+  const inodes = new Set(bound.keys());
   if (inodes.size === 0) return [];
   const holders: number[] = [];
   for (const pid of pids) {
@@ -282,6 +294,11 @@ export function listenersOf(path: string, pids: number[]): number[] {
   // the primary's exe, command line and every fd; close-on-exec drops the socket at exec and the child never
   // accepts on it. It shares its parent's socket, it is not a second holder.
   return holders.filter((pid) => !holders.includes(parentOf(pid)));
+}
+
+/** The inode of the file at `path` itself (not followed), or undefined when there is none. */
+function inodeOf(path: string): bigint | undefined {
+  return lstatSync(path, { bigint: true, throwIfNoEntry: false })?.ino;
 }
 
 /** The parent pid of `pid`, from /proc (0 once it has exited). */
