@@ -164,14 +164,15 @@ for (const mode of ["bridge", "standalone"] as const) {
       assert.equal(s.unread, 0);
     });
 
-    test("stdin EOF ends the process within a second with exit 0", async () => {
+    test("stdin EOF ends the process with exit 0", async (t) => {
       const s = new RawSession(install, home, args);
       await s.initialize();
       const t0 = Date.now();
       s.end();
-      const exit = await s.exited;
-      assert.deepEqual(exit, { code: 0, signal: null });
-      assert.ok(Date.now() - t0 < 1000, `exited after ${Date.now() - t0} ms`);
+      // Bounded, not timed: a process that did not end on EOF would run on (the other test file of a
+      // --test-concurrency=2 run can start 20 processes at once, so how long an exit takes is the machine's).
+      assert.deepEqual(await s.exitedWithin(10_000), { code: 0, signal: null });
+      t.diagnostic(`exited ${Date.now() - t0} ms after EOF`);
     });
   });
 }

@@ -52,7 +52,7 @@ describe("stop", () => {
 
     const r = run(install, home, ["stop"]);
     assert.deepEqual(r, { status: 0, stdout: `claude-mpm-gateway stopped (pid ${pid})\n`, stderr: "" });
-    await waitFor("the stopped primary's process to end", () => !isAlive(pid!), 2000);
+    await waitFor("the stopped primary's process to end", () => !isAlive(pid!), 10_000);
     assert.equal(existsSync(stateFiles(home).json), false);
     assert.equal(existsSync(stateFiles(home).token), false);
 
@@ -87,7 +87,7 @@ describe("restart", () => {
     assert.equal(Number(m[1]), old);
     const fresh = Number(m[2]);
     assert.notEqual(fresh, old);
-    await waitFor("the old primary's process to end", () => !isAlive(old!), 2000);
+    await waitFor("the old primary's process to end", () => !isAlive(old!), 10_000);
     await expectPrimaries(install.bin, [fresh]);
 
     await echoThrough(client, "after restart");
@@ -118,7 +118,7 @@ describe("restart", () => {
 });
 
 describe("primary death with a request in flight", () => {
-  test("the client gets one -32603 error for it within a second, and the next request succeeds", async () => {
+  test("the client gets one -32603 error for it, and the next request succeeds", async (t) => {
     const home = tempHome();
     const s = new RawSession(install, home);
     await s.initialize();
@@ -133,11 +133,11 @@ describe("primary death with a request in flight", () => {
     assert.equal(s.unread, 0, "no answer from a frozen primary");
     const t0 = Date.now();
     process.kill(pid, "SIGKILL");
-    const err = await s.next(5000);
-    const took = Date.now() - t0;
+    // Bounded, not timed: a request lost with its primary would never be answered.
+    const err = await s.next(10_000);
+    t.diagnostic(`error ${Date.now() - t0} ms after the kill`);
     assert.equal(err.id, 2);
     assert.equal((err.error as { code: number }).code, -32603);
-    assert.ok(took < 1000, `error after ${took} ms`);
 
     const ok = await s.request(3, "tools/call", { name: "echo", arguments: { message: "next" } });
     assert.deepEqual((ok.result as { content: unknown }).content, [{ type: "text", text: "next" }]);
@@ -176,7 +176,7 @@ describe("signals", () => {
 });
 
 describe("bridge", () => {
-  test("exits when its parent dies, even with its stdin still open", async () => {
+  test("exits when its parent dies, even with its stdin still open", async (t) => {
     const home = tempHome();
     const dir = mkdtempSync(join(tmpdir(), "cmg-parent-"));
     // The bridge's stdin is a FIFO this test holds open for writing, so no EOF can come from anywhere; its
@@ -198,9 +198,9 @@ describe("bridge", () => {
 
       parent.kill("SIGKILL");
       const t0 = Date.now();
+      // Bounded, not timed (it checks its parent every second): without the check it would run on for good.
       await waitFor("the bridge to exit", () => !isAlive(bridge), 10_000);
-      const took = Date.now() - t0;
-      assert.ok(took < 2500, `bridge exited ${took} ms after its parent`);
+      t.diagnostic(`bridge exited ${Date.now() - t0} ms after its parent`);
       // With its only session gone, the primary lingers and leaves too.
       await expectNoProcessLeft(install.bin);
       assert.equal(readGatewayJson(home), undefined);
@@ -231,14 +231,15 @@ describe("bridge", () => {
     await expectNoProcessLeft(install.bin);
   });
 
-  test("exits with 0 within a second of its stdin closing, and the primary then lingers out", async () => {
+  test("exits with 0 once its stdin closes, and the primary then lingers out", async (t) => {
     const home = tempHome();
     const s = new RawSession(install, home);
     await s.initialize();
     const t0 = Date.now();
     s.end();
-    assert.deepEqual(await s.exited, { code: 0, signal: null });
-    assert.ok(Date.now() - t0 < 1000);
+    // Bounded, not timed: how long an exit takes under load is the machine's.
+    assert.deepEqual(await s.exitedWithin(10_000), { code: 0, signal: null });
+    t.diagnostic(`exited ${Date.now() - t0} ms after EOF`);
     await waitFor("the primary to linger out", () => primaries(install.bin).length === 0, 10_000);
     assert.equal(run(install, home, ["status"]).status, 3);
     await expectNoProcessLeft(install.bin);

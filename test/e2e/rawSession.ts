@@ -36,13 +36,17 @@ export class RawSession {
     this.write(JSON.stringify(message) + "\n");
   }
 
-  /** The next line of stdout, parsed; fails after `timeoutMs`. Every stdout line must be JSON. */
-  async next(timeoutMs = 10_000): Promise<Record<string, unknown>> {
+  /**
+   * The next line of stdout, parsed; fails after `timeoutMs`. Every stdout line must be JSON. The default
+   * bound covers a cold start (bridge, primary, SDK) on a loaded machine: a standalone's first answer took
+   * over 10 s at load 25.
+   */
+  async next(timeoutMs = 30_000): Promise<Record<string, unknown>> {
     return JSON.parse(await this.nextLine(timeoutMs)) as Record<string, unknown>;
   }
 
   /** The next line of stdout as it came (without its newline); fails after `timeoutMs`. */
-  async nextLine(timeoutMs = 10_000): Promise<string> {
+  async nextLine(timeoutMs = 30_000): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     while (this.lines.length === 0) {
       if (Date.now() > deadline) throw new Error(`no output within ${timeoutMs} ms; stderr: ${this.stderr}`);
@@ -76,6 +80,15 @@ export class RawSession {
   /** Lines received but not yet read. */
   get unread(): number {
     return this.lines.length;
+  }
+
+  /** The exit, or a failure if the process still runs after `timeoutMs` (a bound for "it exits", not a speed). */
+  exitedWithin(timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, fail) => {
+      timer = setTimeout(() => fail(new Error(`pid ${this.child.pid} still running ${timeoutMs} ms later; stderr: ${this.stderr}`)), timeoutMs);
+    });
+    return Promise.race([this.exited, late]).finally(() => clearTimeout(timer));
   }
 
   /** Closes stdin, as a client does to end the session. */

