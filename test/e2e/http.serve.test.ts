@@ -73,10 +73,13 @@ test("serve --http: both eras list and call built-in and downstream tools; no or
     const health = await fetch(s.url.replace(/\/mcp$/, "/healthz"));
     assert.deepEqual([health.status, await health.json()], [200, { status: "ok" }]);
 
-    // SIGTERM while a call runs: the call gets its result, then the process exits 0.
+    // SIGTERM while a call runs: the call gets its result, then the process exits 0. The call is surely
+    // running once its first step's progress (1 s in) has come back, with 4 s to go; a fixed 500 ms wait
+    // could send SIGTERM before a loaded machine had the call in flight.
     const { client } = await connectHttp(s.url, TOKEN, "auto");
-    const long = client.callTool({ name: "everything__trigger-long-running-operation", arguments: { duration: 2, steps: 2 } });
-    await new Promise((r) => setTimeout(r, 500));
+    let progressed = false;
+    const long = client.callTool({ name: "everything__trigger-long-running-operation", arguments: { duration: 5, steps: 5 } }, { onprogress: () => void (progressed = true) });
+    await waitFor("the long call's first progress", () => progressed, 30_000);
     s.child.kill("SIGTERM");
     assert.match(textOf(await long), /Long running operation completed/);
     assert.equal(await s.exited, 0, s.stderr());
@@ -117,13 +120,21 @@ test("change notifications: a modern client's listen stream and a legacy session
   writeConfig(home, {});
   const s = await serve(home, ["--http", "127.0.0.1:0"]);
   const modern = await connectHttp(s.url, TOKEN, "auto");
-  const legacy = await connectHttp(s.url, TOKEN, "legacy");
+  // The legacy session hears notifications on the GET stream its client opens after initialize, on its own
+  // time: the change must come after the gateway has answered that GET (a fixed 500 ms wait was a guess).
+  let getStreamOpen = false;
+  const watchGet: typeof fetch = async (input, init) => {
+    const res = await fetch(input, init);
+    if (init?.method === "GET" && res.ok && res.headers.get("content-type")?.includes("text/event-stream")) getStreamOpen = true;
+    return res;
+  };
+  const legacy = await connectHttp(s.url, TOKEN, "legacy", watchGet);
   try {
     const heard = { modern: 0, legacy: 0 };
     modern.client.setNotificationHandler("notifications/tools/list_changed", async () => void heard.modern++);
     legacy.client.setNotificationHandler("notifications/tools/list_changed", async () => void heard.legacy++);
     assert.deepEqual((await modern.client.listen({ toolsListChanged: true })).honoredFilter, { toolsListChanged: true });
-    await new Promise((r) => setTimeout(r, 500)); // the legacy client's GET stream is open by now
+    await waitFor("the legacy client's GET stream to be open", () => getStreamOpen, 30_000);
     writeConfig(home, { everything: SERVERS.everything() });
     await waitFor("tools/list_changed on both", () => heard.modern > 0 && heard.legacy > 0, 30_000);
     assert.ok((await modern.client.listTools()).tools.some((t) => t.name === "everything__echo"));
