@@ -40,9 +40,13 @@ export async function servePrimary(paths: StatePaths, lingerMs?: number, takeOve
   configureLogging({ tag: "primary", file: paths.logFile });
   // Detached, the primary's stderr goes nowhere: its log file keeps info unless a level was asked for.
   if (!process.env.CLAUDE_MPM_LOG_LEVEL) configureLogging({ level: "info" });
-  const { runPrimary } = await import("../gateway/runtime.js");
+  const watchdog = selfCommand();
   try {
-    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv(), watchdog: selfCommand(), takeOver, exitsAfterHandover: true });
+    // The lock and the servers' start before the runtime (the SDK, sessions) loads: their starts overlap it.
+    const { claimPrimary } = await import("../gateway/primaryClaim.js");
+    const claim = await claimPrimary({ paths, watchdog, takeOver });
+    const { runPrimary } = await import("../gateway/runtime.js");
+    const outcome = await runPrimary({ paths, lingerMs: lingerMs ?? lingerFromEnv(), watchdog, takeOver, claim, exitsAfterHandover: true });
     // Now, not at the end of the event loop: an orderly end would close the lock's socket, which the next
     // primary holds too, and closing it unlinks its file.
     if (outcome.handedOver) process.exit(EXIT.OK);

@@ -5,15 +5,13 @@ import { logger } from "../log.js";
 import { GATEWAY_NAME, VERSION } from "../version.js";
 import { LineTransport } from "../transport/lineTransport.js";
 import { Socket } from "node:net";
-import { killTree, spawnGroup, stopAdopted } from "./processTree.js";
+import { stopAdopted } from "./processTree.js";
+import { lastLines, startStdio, type StdioProcess } from "./stdioProcess.js";
 import { captureClient, restoreClient, type ClientState } from "./clientState.js";
 import { isOurs, type RecordedGroup } from "./serverRecord.js";
 import { CallLane } from "./callLane.js";
 
 const log = logger("downstream");
-
-/** A stderr line longer than this is cut in our log. */
-const MAX_STDERR_LINE = 2000;
 
 /** One live MCP session with a downstream server (one attempt of its lifecycle). */
 export interface Connection {
@@ -59,6 +57,8 @@ export interface ConnectOptions {
   authProvider?: AuthProvider;
   /** The server's era as last found (EraCache): skips the probe. */
   prior?: PriorDiscovery;
+  /** A local server's process, started already (see prestart.ts): the session opens over it. */
+  started?: StdioProcess;
 }
 
 /** The longest the era probe waits on stdio (half the start timeout at most): a server silent that long is a legacy one (SDK docs: probe policy). */
@@ -78,38 +78,13 @@ function newClient(opts: ConnectOptions): Client {
   );
 }
 
-function lastLines(keep: string[], chunk: string, name: string): void {
-  for (const raw of chunk.split(/\r?\n/)) {
-    const line = raw.trimEnd();
-    if (!line) continue;
-    log.info(`[${name}] ${line.length > MAX_STDERR_LINE ? line.slice(0, MAX_STDERR_LINE) + "…" : line}`);
-    keep.push(line.slice(0, 300));
-    if (keep.length > 3) keep.shift();
-  }
-}
-
-/** Starts a stdio server in its own process group and opens an MCP session over its stdin/stdout. */
+/**
+ * Starts a stdio server in its own process group (or takes the one `opts.started` holds, started before the
+ * SDK was loaded) and opens an MCP session over its stdin/stdout.
+ */
 async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "stdio" }>, opts: ConnectOptions): Promise<Connection> {
-  const child = spawnGroup(cfg);
-  const stderrTail: string[] = [];
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (chunk: string) => lastLines(stderrTail, chunk, name));
-  let report!: (why: string) => void;
-  const ended = new Promise<string>((resolve) => (report = resolve));
-  const tail = () => (stderrTail.length ? `: ${stderrTail[stderrTail.length - 1]}` : "");
-  let stderrDone = false;
-  child.stderr.once("end", () => (stderrDone = true));
-  child.once("error", (err) => report(`cannot start "${cfg.command}": ${err.message}`));
-  child.once("exit", (code, signal) => {
-    // Its last words on stderr may still be in the pipe: wait for them a little (a grandchild may hold it open).
-    const why = () => report(signal ? `killed by ${signal}${tail()}` : `exited with code ${code}${tail()}`);
-    if (stderrDone) return why();
-    const timer = setTimeout(why, 200);
-    child.stderr.once("end", () => {
-      clearTimeout(timer);
-      why();
-    });
-  });
+  const proc = opts.started ?? startStdio(name, cfg);
+  const { child, ended, report } = proc;
   const transport = new LineTransport({
     input: child.stdout,
     output: child.stdin,
@@ -134,7 +109,7 @@ async function connectStdio(name: string, cfg: Extract<ServerConfig, { type: "st
     ...(lane ? { lane } : {}),
     close: async () => {
       await client.close().catch(() => undefined);
-      await killTree(child, opts.stopGraceMs);
+      await proc.stop(opts.stopGraceMs);
     },
     detach: () => {
       const state = captureClient(client);

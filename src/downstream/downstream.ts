@@ -21,6 +21,7 @@ import type { ClientState } from "./clientState.js";
 import type { CallLane } from "./callLane.js";
 import type { RecordedGroup } from "./serverRecord.js";
 import type { EraCache } from "./eraCache.js";
+import type { StdioProcess } from "./stdioProcess.js";
 
 const log = logger("downstream");
 
@@ -179,10 +180,13 @@ export class Downstream {
     return this.conn?.client === client ? this.conn.lane : undefined;
   }
 
-  /** Starts the lifecycle (a disabled server only reports itself). */
-  start(): void {
+  /**
+   * Starts the lifecycle (a disabled server only reports itself). `started`: its process, started already for
+   * this very config (prestart.ts): the first attempt opens its session over it instead of starting another.
+   */
+  start(started?: StdioProcess): void {
     if (this.config.disabled) return this.setState("disabled");
-    this.launching = this.launch();
+    this.launching = this.launch(started);
   }
 
   /** Stops the server and its process tree, bounded; no restart follows. */
@@ -264,7 +268,7 @@ export class Downstream {
     this.prompts = [];
   }
 
-  private async launch(): Promise<void> {
+  private async launch(started?: StdioProcess): Promise<void> {
     const epoch = ++this.epoch;
     this.setState("starting");
     // Only a legacy verdict is remembered: a modern server's probe is the server/discover its client needs
@@ -273,6 +277,7 @@ export class Downstream {
     try {
       const conn = await connect(this.name, this.config, {
         ...(prior ? { prior } : {}),
+        ...(started ? { started } : {}),
         // A server that may keep clients waiting longer than the default start bound is given that long.
         startTimeoutMs: this.startBoundMs,
         stopGraceMs: this.timing.stopGraceMs,

@@ -35,6 +35,7 @@ import { isRpcError, relayError, rpcError } from "./rpcError.js";
 import { StateSigner, requestDigest } from "./stateSigner.js";
 import { FORWARDED_RESULT } from "./callLane.js";
 import { LogLevels, SEVERITY, Subscriptions } from "./sessionState.js";
+import type { Prestarted } from "./prestart.js";
 
 const log = logger("downstream");
 
@@ -50,6 +51,8 @@ export interface ManagerOptions {
   watch?: WatchOptions | false;
   /** Seals the `requestState` handed to clients; one keyed by the installation's key lets any primary resume. */
   signer?: StateSigner;
+  /** Local servers' processes a new primary started before its runtime loaded: the first apply opens sessions over them. */
+  prestarted?: Prestarted;
 }
 
 interface Flight {
@@ -95,12 +98,24 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     this.logLevels = new LogLevels(() => this.runningClients(), this.timing.listTimeoutMs);
     this.applied = new Promise((r) => (this.markApplied = r));
     this.rounds = new RoundTrips(opts.signer ?? StateSigner.ephemeral());
+    this.prestarted = opts.prestarted;
+  }
+
+  /** After the first apply (or instead of it): early processes it did not take are stopped. */
+  private dropPrestarted(): void {
+    const rest = this.prestarted;
+    this.prestarted = undefined;
+    if (rest?.size) this.discarding = rest.stopRest(this.timing.stopGraceMs);
   }
 
   /** Servers a previous primary handed over, by name: adopted instead of started while the config still names them. */
   private adoptable = new Map<string, Adoptable>();
   /** Set once this primary hands its servers over: no request goes to them any more. */
   private frozen = false;
+  /** Processes started early (ManagerOptions.prestarted), until the first apply has taken what it starts. */
+  private prestarted: Prestarted | undefined;
+  /** Stopping the early processes no apply took: stop() and handOut() wait for it. */
+  private discarding: Promise<void> = Promise.resolve();
 
   /**
    * Reads the config, starts its servers (without waiting for them) and watches the file for edits. Servers
@@ -142,6 +157,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
         }
         await this.apply(config);
       } finally {
+        this.dropPrestarted();
         this.markApplied();
       }
     });
@@ -212,7 +228,7 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
         continue;
       }
       log.info(`${name}: ${cfg.disabled ? "disabled" : "starting"} (${cfg.type === "stdio" ? cfg.command : cfg.url})`);
-      d.start();
+      d.start(this.prestarted?.take(name, cfg));
     }
     this.invalidate();
   }
@@ -230,6 +246,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     this.unwatch?.();
     // A reload in progress must not start servers after this: let it finish (it is bounded) first.
     await this.reloading;
+    this.dropPrestarted();
+    await this.discarding;
     this.rounds.stop();
     await Promise.all([...[...this.servers.values()].map((d) => d.stop()), this.instances.stopAll()]);
     this.servers.clear();
@@ -254,6 +272,8 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
     this.markApplied();
     this.unwatch?.();
     await this.reloading;
+    this.dropPrestarted();
+    await this.discarding;
     this.rounds.stop();
     const out: Array<{ handed: HandedServer; pipes: StdioPipes }> = [];
     const stopping: Array<Promise<void>> = [this.instances.stopAll()];

@@ -2,22 +2,21 @@ import type { Server as NetServer, Socket } from "node:net";
 import { GatewayError, describeError, isGatewayError } from "../errors.js";
 import { logger } from "../log.js";
 import { VERSION } from "../version.js";
-import { coordinatesFor } from "../coordination/client.js";
 import { listenEndpoint, removeSocketFile } from "../coordination/endpoint.js";
 import { acceptHello, newToken, removeToken, writeToken, type Hello, type Welcome } from "../coordination/handshake.js";
 import { createAdmission } from "../coordination/admission.js";
 import { instanceRecord, removeInstance, writeInstance } from "../coordination/instanceFile.js";
-import { refuseForeignPrimary, startHeartbeat } from "../coordination/instanceProof.js";
-import { acquireLock, adoptSocketLock } from "../coordination/lock.js";
-import { fromOld, startedForHandover, type NextPrimary } from "./handoverLink.js";
+import { startHeartbeat } from "../coordination/instanceProof.js";
+import type { NextPrimary } from "./handoverLink.js";
+import { claimPrimary, type PrimaryClaim } from "./primaryClaim.js";
 import { PrimaryHandover } from "./primaryHandover.js";
 import { SessionTable } from "./sessionTable.js";
 import { answerControl, readControlRequest } from "./control.js";
-import { takeOver, LOCK_WAIT_MS } from "./takeOver.js";
+import { takeOver } from "./takeOver.js";
 import type { StatePaths } from "../coordination/paths.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
 import type { PrimaryStatus } from "../coordination/status.js";
-import { guardServers, type ServerGuard } from "../downstream/guard.js";
+import type { ServerGuard } from "../downstream/guard.js";
 import { LineTransport } from "../transport/lineTransport.js";
 import { createSession, serveSession, type SessionOptions } from "./session.js";
 import { FastLane } from "./lane.js";
@@ -42,6 +41,8 @@ export interface PrimaryOptions {
   watchdog?: { command: string; args: string[] };
   /** Started by a primary handing over (`--handover`, with a channel to it): take over from it. */
   takeOver?: boolean;
+  /** The lock and what goes with it, claimed before the runtime loaded (servePrimary); claimed here when absent. */
+  claim?: PrimaryClaim;
   /**
    * The process ends at once when runPrimary resolves handed over (the CLI's `--primary`), as it must: an
    * orderly end would close the lock's socket the next primary holds too. Without it (the API in a script)
@@ -68,26 +69,16 @@ export interface PrimaryOutcome {
 export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> {
   const { paths } = opts;
   ensureStateDir(paths);
-  const coords = coordinatesFor(paths);
-  // Taking over: the old primary hands its lock over (the kernel object is never free) and stays recorded.
-  const old = opts.takeOver && startedForHandover() ? fromOld(VERSION) : undefined;
-  const handed = old ? await old.lock(LOCK_WAIT_MS) : undefined;
-  const lock = handed ? adoptSocketLock(coords.lock, handed.server) : await acquireLock(coords.lock);
-  if (!lock) throw new GatewayError("LOCK_HELD", `another primary holds ${coords.lock.display}`);
-  try {
-    if (!old) refuseForeignPrimary(paths.instanceFile, paths.stateDir);
-    lock.notePid(paths.lockFile);
-  } catch (err) {
-    await lock.release();
-    throw err;
-  }
+  // The lock first (a loser of the race starts nothing), then the servers' guard and the servers themselves.
+  const claim = opts.claim ?? (await claimPrimary(opts));
+  const { coords, lock, old } = claim;
 
   // The same token across a handover: bridges connecting meanwhile prove the one on disk, whoever answers.
-  const token = handed?.token ?? newToken();
+  const token = claim.handedToken ?? newToken();
   const instance = instanceRecord(paths, coords.endpoint.display);
   const sessions = new SessionTable();
   const registry = createRegistry("primary", paths, () => sessions.size);
-  const downstream = createDownstream(paths, registry);
+  const downstream = createDownstream(paths, registry, "primary", claim.prestarted);
   const oauth = downstream.oauth;
   /** Sign-in flows in progress: like a session, each keeps the primary from lingering out under it. */
   let flows = 0;
@@ -226,7 +217,8 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       oauth.stop();
       stopHeartbeat();
       gate.close();
-      held.guard?.close();
+      // The claim's guard, also when the start failed before the primary served (its servers are stopped by now).
+      (held.guard ?? claim.guard)?.close();
       // Once the lock has moved, the token, the socket file and the lock are the next primary's too, whatever
       // ends this one (a signal, a failure after the point of no return): removing them would orphan it.
       const moved = handedTo ?? handover.movedTo;
@@ -279,9 +271,9 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       writeInstance(paths.instanceFile, instance);
     }
   } else {
-    // Before any server starts: what a killed predecessor left is ended, and what we start is recorded and watched.
-    held.guard = await guardServers(paths.stateDir, opts.watchdog);
-    // Clients are served from now on; lists and calls wait (bounded) for servers still starting.
+    // Guarded since the claim (a predecessor's leftovers reaped before any server of ours started).
+    held.guard = claim.guard;
+    // Clients are served from now on; lists and calls wait (bounded) for servers still starting (or started early).
     downstream.start();
   }
   // The bridge that started us connects within moments; a short linger must not end us before it does.

@@ -11,6 +11,7 @@ import { OAuthManager, type RemoteServer } from "../auth/manager.js";
 import { remoteServersOf } from "../downstream/config.js";
 import { join } from "node:path";
 import { StateSigner } from "../downstream/stateSigner.js";
+import type { Prestarted } from "../downstream/prestart.js";
 import { installationKey } from "../coordination/installationKey.js";
 import { ensureStateDir } from "../coordination/stateDir.js";
 import { describeError } from "../errors.js";
@@ -59,11 +60,11 @@ function envMs(name: string): number | undefined {
 
 /**
  * The downstream servers of `paths.configFile`, plugged into the registry as a tool provider; call `start()`
- * once the process serves clients. CLAUDE_MPM_GATEWAY_PING_MS, CLAUDE_MPM_GATEWAY_BACKOFF_MS and
- * CLAUDE_MPM_GATEWAY_CALL_TIMEOUT_MS shorten the health-check interval, the first restart delay and the time a
- * forwarded call may run without progress (tests).
+ * once the process serves clients (`prestarted`: a primary's local servers, started before its runtime loaded).
+ * CLAUDE_MPM_GATEWAY_PING_MS, CLAUDE_MPM_GATEWAY_BACKOFF_MS and CLAUDE_MPM_GATEWAY_CALL_TIMEOUT_MS shorten the
+ * health-check interval, the first restart delay and the time a forwarded call may run without progress (tests).
  */
-export function createDownstream(paths: StatePaths, registry: Registry, mode: GatewayState["mode"] = "primary"): DownstreamManager & { oauth: OAuthManager } {
+export function createDownstream(paths: StatePaths, registry: Registry, mode: GatewayState["mode"] = "primary", prestarted?: Prestarted): DownstreamManager & { oauth: OAuthManager } {
   const timing = { ...DEFAULT_TIMING };
   const ping = envMs("CLAUDE_MPM_GATEWAY_PING_MS");
   if (ping) Object.assign(timing, { pingIntervalMs: ping, pingTimeoutMs: Math.min(ping, timing.pingTimeoutMs) });
@@ -71,7 +72,7 @@ export function createDownstream(paths: StatePaths, registry: Registry, mode: Ga
   if (backoff) timing.backoffBaseMs = backoff;
   const callTimeout = envMs("CLAUDE_MPM_GATEWAY_CALL_TIMEOUT_MS");
   if (callTimeout) timing.callTimeoutMs = callTimeout;
-  const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing, signer: signerFor(paths, mode) });
+  const manager = new DownstreamManager({ configPath: paths.configFile, reserved: registry.names(), timing, signer: signerFor(paths, mode), ...(prestarted ? { prestarted } : {}) });
   // Tokens live beside the primary's lock: one primary per state dir is the one refresher of each grant.
   // A server added a moment ago (`add`, then at once `auth login`) is in the file before the config watcher
   // has applied it: the auth side then reads the file, as `auth status` does.

@@ -4,8 +4,9 @@
 import { after, afterEach, before, describe, test, type TestContext } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { hostname } from "node:os";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { hostname, tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   socketFiles,
   connectClient,
@@ -31,6 +32,7 @@ import {
   type Install,
   echoThrough,
 } from "./harness.js";
+import { downstreamStatus, fixtureLines, SERVERS, writeConfig } from "./downstreamKit.js";
 
 const VERSION = (JSON.parse(readFileSync("package.json", "utf8")) as { version: string }).version;
 
@@ -123,9 +125,13 @@ describe("exactly one primary", () => {
     await concurrentStart(t, 50);
   });
 
-  test("10 primaries launched at once: the lock picks one, the nine others exit 0 without touching its files", async () => {
+  test("10 primaries launched at once: the lock picks one, the nine others exit 0 without touching its files or starting a server", async () => {
     const home = tempHome();
     const names = socketFiles(home);
+    // A server that notes each start: a primary starts its servers early (before its runtime loads), but only
+    // after it holds the lock, so a loser must never have started one.
+    const state = mkdtempSync(join(tmpdir(), "cmg-flaky-"));
+    writeConfig(home, { flaky: SERVERS.flaky(state) });
     const losers: Array<{ pid: number; code: number | null }> = [];
     // No client ever connects: the winner would leave after its start-up grace (5 s), which ten processes
     // starting at once on a loaded machine can outlast before the last loser has exited (seen: status 3).
@@ -144,6 +150,12 @@ describe("exactly one primary", () => {
     assert.deepEqual(listenersOf(names.lock, primaries(install.bin)), [pid]);
     assert.equal(readGatewayJson(home)?.pid, pid, "no loser overwrote gateway.json");
     assert.ok(!losers.some((l) => l.pid === pid));
+    // The winner's server runs, started once (the process it started early is the one its session uses), by it.
+    await waitFor("the winner's server to run", () => downstreamStatus(install, home)[0]?.state === "running", 30_000);
+    const [server] = downstreamStatus(install, home);
+    assert.deepEqual(fixtureLines(state, "starts"), [String(server!.pid)], "one server start, none by a loser");
+    const stat = readFileSync(`/proc/${server!.pid}/stat`, "utf8");
+    assert.equal(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]), pid, "the server is the winner's child");
     stopGateway(install, home);
     await expectNoProcessLeft(install.bin);
   });

@@ -2,13 +2,14 @@
 // an invalid edit keeps the last good config, list_changed is published, stop leaves no process.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, renameSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { configureLogging } from "../../src/log.js";
 import { isAlive as alive, waitFor } from "../e2e/harness.js";
 import { DEFAULT_TIMING } from "../../src/downstream/downstream.js";
 import { DownstreamManager, type ListKind } from "../../src/downstream/manager.js";
+import { Prestarted } from "../../src/downstream/prestart.js";
 
 configureLogging({ level: "silent" });
 
@@ -76,4 +77,54 @@ describe("downstream manager", () => {
     assert.equal(m.call("nobody__pid", {}, ctx), undefined, "not ours: the registry says unknown tool");
     await m.stop();
   });
+
+  test("servers started early: the first apply opens its sessions over them, and stops the ones it does not use", async () => {
+    const state = mkdtempSync(join(tmpdir(), "cmg-unit-prestart-"));
+    const server = (tag: string) => ({ command: process.execPath, args: [resolve("test", "fixtures", "flaky-server.mjs")], env: { FLAKY_STATE: state, TAG: tag } });
+    write({ kept: server("kept"), changed: server("before"), off: { ...server("off"), disabled: true } });
+    const early = Prestarted.fromConfig(configFile);
+    assert.equal(early.size, 2, "every enabled local server, none disabled");
+    const keptPid = early.pidOf("kept");
+    assert.ok(keptPid && early.pidOf("changed"));
+    // Edited between the early start and the manager's first read: that entry's early process is not used.
+    write({ kept: server("kept"), changed: server("after"), off: { ...server("off"), disabled: true } });
+    const m = new DownstreamManager({ configPath: configFile, reserved: ["echo"], timing: DEFAULT_TIMING, watch: false, prestarted: early });
+    m.start();
+    const pidOf = (name: string) => m.status().find((s) => s.name === name && s.state === "running")?.pid ?? undefined;
+    await until("both running", () => pidOf("kept") !== undefined && pidOf("changed") !== undefined);
+    assert.equal(pidOf("kept"), keptPid, "the session runs over the process started early");
+    await until("the unused early process to be stopped", () => tagged(state, "before").length === 0);
+    assert.deepEqual(tagged(state, "kept"), [keptPid], "no second process for the kept entry");
+    assert.deepEqual(tagged(state, "after"), [pidOf("changed")]);
+    assert.equal(m.status().find((s) => s.name === "off")?.state, "disabled");
+    await m.stop();
+    await until("nothing left", () => tagged(state).length === 0);
+  });
+
+  test("stopped before its first apply: the servers started early are stopped with it", async () => {
+    const state = mkdtempSync(join(tmpdir(), "cmg-unit-prestart-"));
+    write({ a: { command: process.execPath, args: [resolve("test", "fixtures", "flaky-server.mjs")], env: { FLAKY_STATE: state } } });
+    const early = Prestarted.fromConfig(configFile);
+    const pid = early.pidOf("a")!;
+    assert.ok(alive(pid));
+    const m = new DownstreamManager({ configPath: configFile, reserved: ["echo"], timing: DEFAULT_TIMING, watch: false, prestarted: early });
+    await m.stop();
+    assert.ok(!alive(pid), "stopped with the manager");
+    assert.deepEqual(m.status(), []);
+  });
 });
+
+/** Live pids of the fixture servers of `state` (their environment says so), with TAG=`tag` when given. */
+function tagged(state: string, tag?: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || !alive(Number(entry))) continue;
+    try {
+      const env = readFileSync(`/proc/${entry}/environ`, "utf8").split("\0");
+      if (env.includes(`FLAKY_STATE=${state}`) && (tag === undefined || env.includes(`TAG=${tag}`))) found.push(Number(entry));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return found;
+}
