@@ -14,11 +14,13 @@
 // dead (a live G moved by mistake is linked back), so a live G is never deleted. The one interleaving this
 // cannot rule out needs a claimer killed inside the guarded section and three others racing in a window
 // of microseconds; the handshake still keeps a second primary from being used with a stale token.
-// S only ever appears already listening: a claimer listens on a fresh name beside S and link(2)s S to it
-// (atomic, and EEXIST when S exists). A socket bound but not yet listening refuses connects too, so a claimer
-// descheduled between bind(2) and listen(2) on S itself would be probed dead, unlinked and bound over by
-// another: two holders (seen once in CI under load). A file system without hard links falls back to
-// binding S directly. Release unlinks S while it is still this claim's inode, then closes.
+// S and G only ever appear already listening: a claimer listens on a fresh name T beside S (S.<8 hex>, or
+// S.g<7 hex> for G), link(2)s S (or G) to it (atomic, and EEXIST when it exists), then unlinks T. A socket
+// bound but not yet listening refuses connects too, so a claimer descheduled between bind(2) and listen(2)
+// on S or G itself would be probed dead and removed by another: two holders of S (seen once in CI under
+// load), or of G (then one may unlink an S that a third has just claimed). A file system without hard links
+// falls back to binding S and G directly. Release unlinks S (G) while it is still this claim's inode, then
+// closes.
 import { randomBytes } from "node:crypto";
 import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
@@ -98,18 +100,31 @@ function removeIfStill(file: string, dead: bigint): void {
 /** Removes a dead S under its takeover guard; false when another process is taking it over now. */
 async function removeDead(file: string): Promise<boolean> {
   const guardFile = `${file}.takeover`;
-  const guard = await bind(guardFile);
+  const guard = await listenThenLink(guardFile, tempName(file, true));
   if (!guard) {
     const ino = inodeOf(guardFile);
     if (ino !== undefined && (await probeSocket(guardFile)) === "dead" && inodeOf(guardFile) === ino) removeIfStill(guardFile, ino);
     return false;
   }
+  const ino = inodeOf(guardFile);
   try {
     if ((await probeSocket(file)) === "dead") unlinkSync(file);
   } finally {
-    await closeServer(guard);
+    await releaseListening(guardFile, guard, ino);
   }
   return true;
+}
+
+/** Unlinks `file` while it is still `ino` (a linked one outlives its server), then closes the server. */
+function releaseListening(file: string, { server, direct }: Listening, ino: bigint | undefined): Promise<void> {
+  if (!direct && ino !== undefined && inodeOf(file) === ino) {
+    try {
+      unlinkSync(file);
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return closeServer(server);
 }
 
 /** A listening server whose socket `file` links to, or null when `file` exists. */
@@ -119,12 +134,19 @@ interface Listening {
   direct: boolean;
 }
 
-/** Listens on a fresh name beside `file`, then links `file` to it; binds `file` itself where links fail. */
-async function listenThenLink(file: string): Promise<Listening | null> {
-  // `.` plus 8 hex digits: as long as `.takeover`, so it fits sun_path wherever the guard does (socketDir.ts).
-  const temp = `${file}.${randomBytes(4).toString("hex")}`;
+/**
+ * A claimer's temp name beside S: `.` and 8 hex digits to link S, `.g` and 7 to link G. As long as `.takeover`,
+ * so it fits sun_path wherever G does (socketDir.ts); told apart by whoever reads /proc/net/unix (the bound name).
+ */
+function tempName(s: string, forGuard: boolean): string {
+  const hex = randomBytes(4).toString("hex");
+  return forGuard ? `${s}.g${hex.slice(1)}` : `${s}.${hex}`;
+}
+
+/** Listens on `temp`, then links `file` to it; binds `file` itself where links fail. */
+async function listenThenLink(file: string, temp: string): Promise<Listening | null> {
   const server = await bind(temp);
-  if (!server) return null; // a leftover of a claimer killed right here: the caller probes and tries again
+  if (!server) return null; // that name is taken (a leftover, or a live claimer's): the caller tries again
   try {
     linkSync(temp, file);
   } catch (err) {
@@ -141,22 +163,16 @@ async function listenThenLink(file: string): Promise<Listening | null> {
 export async function claimSocket(file: string, display = file): Promise<ClaimedSocket | null> {
   try {
     for (let attempt = 0; attempt < 50; attempt++) {
-      const listening = await listenThenLink(file);
+      const listening = await listenThenLink(file, tempName(file, false));
       if (listening) {
-        const { server, direct } = listening;
         let released: Promise<void> | undefined;
         const ino = inodeOf(file);
-        const release = () => {
-          if (!direct && ino !== undefined && inodeOf(file) === ino) {
-            try {
-              unlinkSync(file);
-            } catch {
-              // removed meanwhile (stillHeld says so too)
-            }
-          }
-          return closeServer(server);
+        return {
+          server: listening.server,
+          file,
+          release: () => (released ??= releaseListening(file, listening, ino)),
+          stillHeld: () => ino !== undefined && inodeOf(file) === ino,
         };
-        return { server, file, release: () => (released ??= release()), stillHeld: () => ino !== undefined && inodeOf(file) === ino };
       }
       const state = await probeSocket(file);
       if (state === "live") return null;

@@ -231,6 +231,8 @@ export function socketFiles(home: string): { endpoint: string; lock: string; spa
  * Every listening Unix socket path in /proc/net/unix (the kernel shows an abstract name with a leading "@"),
  * as clients reach it: the kernel shows the name a socket was bound to, and a gateway lock is bound to
  * `<file>.<8 hex>` then hard-linked as `<file>` (src/coordination/pathLock.ts), so that suffix is dropped.
+ * (The takeover guard's holder listens on `<file>.g<7 hex>`, linked as `<file>.takeover`: not mapped to
+ * `<file>`, whose holder it is not.)
  */
 export function listeningUnixPaths(): string[] {
   const paths: string[] = [];

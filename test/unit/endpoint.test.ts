@@ -186,6 +186,76 @@ async function leaveDeadSocket(file: string): Promise<void> {
   rmSync(`${file}.keep`);
 }
 
+const pipeWrap = () => (process as unknown as { binding(name: string): { Pipe: { prototype: { bind(this: unknown, name: string): number } } } }).binding("pipe_wrap");
+
+const inodeOf = (path: string) => {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * Claims `file` while this process is stalled inside its `nth` bind(2) of a name beside `file` (before its
+ * listen(2)) until another process has claimed `file`: the stall a loaded machine can cause (a claimer
+ * descheduled between the two calls), made certain. Before that socket listens a connect to it is refused,
+ * exactly as to a dead holder's. `survived`: the name the stalled bind created was still its socket (same
+ * inode) when it resumed; `state`, the file's as probed while both claimers ran.
+ */
+async function claimStalledInBind(dir: string, file: string, nth: number): Promise<{ mine: Awaited<ReturnType<typeof claimSocket>>; other: string; survived: boolean; state: string }> {
+  const started = join(dir, "started");
+  const finished = join(dir, "finished");
+  const script = join(dir, "claim.mts");
+  writeFileSync(
+    script,
+    `import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { claimSocket } from ${JSON.stringify(new URL("../../src/coordination/pathLock.ts", import.meta.url).pathname)};
+process.stdout.write("ready\\n");
+while (!existsSync(${JSON.stringify(started)})) await new Promise((r) => setTimeout(r, 5));
+const held = await claimSocket(${JSON.stringify(file)});
+// Renamed into place: whoever sees the file sees its content.
+writeFileSync(${JSON.stringify(`${finished}.tmp`)}, held ? "won" : "lost");
+renameSync(${JSON.stringify(`${finished}.tmp`)}, ${JSON.stringify(finished)});
+process.stdin.on("end", () => process.exit(0)).resume();
+`,
+  );
+  const other = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise((r) => other.once("exit", r));
+  const { Pipe } = pipeWrap();
+  const bind = Pipe.prototype.bind;
+  let mine: Awaited<ReturnType<typeof claimSocket>> = null;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      other.stdout.once("data", () => resolve());
+      other.once("exit", (code) => reject(new Error(`claimer exited with ${code}`)));
+    });
+    let binds = 0;
+    let survived: boolean | undefined;
+    Pipe.prototype.bind = function (this: unknown, name: string) {
+      const result = bind.call(this, name);
+      if (result === 0 && name.startsWith(file) && ++binds === nth) {
+        const ino = inodeOf(name);
+        writeFileSync(started, "");
+        const cell = new Int32Array(new SharedArrayBuffer(4));
+        for (let waited = 0; waited < 20_000 && !existsSync(finished); waited += 10) Atomics.wait(cell, 0, 0, 10);
+        survived = ino !== undefined && inodeOf(name) === ino;
+      }
+      return result;
+    };
+    mine = await claimSocket(file);
+    Pipe.prototype.bind = bind;
+    assert.notEqual(survived, undefined, `this claimer made its bind number ${nth}`);
+    // Probed while the other claimer still runs (it exits without closing, as if killed, when this ends).
+    return { mine, other: readFileSync(finished, "utf8"), survived: survived!, state: await probeSocket(file) };
+  } finally {
+    Pipe.prototype.bind = bind;
+    await mine?.release();
+    other.stdin.end();
+    if (other.exitCode === null && other.signalCode === null) await exited;
+  }
+}
+
 describe("the Linux socket-file lock, for real", () => {
   test("one holder at a time; free again when released, and the file is gone", async () => {
     const dir = tempDir();
@@ -229,55 +299,35 @@ describe("the Linux socket-file lock, for real", () => {
   });
 
   test("a claimer stalled between bind(2) and listen(2) is not taken for dead: one holder, not two", async () => {
-    // The stall a loaded machine can cause (a claimer descheduled between the two calls), made certain: this
-    // process blocks inside its first bind until another process has claimed the same file. Before its
-    // socket listens, a connect to it is refused, exactly as to a dead holder's.
+    // Its first bind is of its temp name beside the file (the file itself before 68ce73b).
     const dir = tempDir();
-    const file = join(dir, "gateway.sock");
-    const started = join(dir, "started");
-    const finished = join(dir, "finished");
-    const script = join(dir, "claim.mts");
-    writeFileSync(
-      script,
-      `import { existsSync, writeFileSync } from "node:fs";
-import { claimSocket } from ${JSON.stringify(new URL("../../src/coordination/pathLock.ts", import.meta.url).pathname)};
-process.stdout.write("ready\\n");
-while (!existsSync(${JSON.stringify(started)})) await new Promise((r) => setTimeout(r, 5));
-const held = await claimSocket(${JSON.stringify(file)});
-writeFileSync(${JSON.stringify(finished)}, held ? "won" : "lost");
-process.stdin.on("end", () => process.exit(0)).resume();
-`,
-    );
-    const other = spawn(process.execPath, ["--import", "tsx", script], { stdio: ["pipe", "pipe", "inherit"] });
-    const { Pipe } = (process as unknown as { binding(name: string): { Pipe: { prototype: { bind(this: unknown, name: string): number } } } }).binding("pipe_wrap");
-    const bind = Pipe.prototype.bind;
-    let mine: Awaited<ReturnType<typeof claimSocket>> = null;
     try {
-      await new Promise<void>((resolve, reject) => {
-        other.stdout.once("data", () => resolve());
-        other.once("exit", (code) => reject(new Error(`claimer exited with ${code}`)));
-      });
-      let stalled = false;
-      Pipe.prototype.bind = function (this: unknown, name: string) {
-        const result = bind.call(this, name);
-        if (!stalled && name.startsWith(file)) {
-          stalled = true;
-          writeFileSync(started, "");
-          const cell = new Int32Array(new SharedArrayBuffer(4));
-          for (let waited = 0; waited < 20_000 && !existsSync(finished); waited += 10) Atomics.wait(cell, 0, 0, 10);
-        }
-        return result;
-      };
-      mine = await claimSocket(file);
-      Pipe.prototype.bind = bind;
-      assert.equal(readFileSync(finished, "utf8"), "won", "the other claimer, which ran while this one stalled, holds the file");
+      const file = join(dir, "gateway.sock");
+      const { mine, other, survived, state } = await claimStalledInBind(dir, file, 1);
+      assert.equal(other, "won", "the other claimer, which ran while this one stalled, holds the file");
       assert.equal(mine, null, "this claimer, resumed, finds the file held");
-      assert.equal(await probeSocket(file), "live");
+      assert.equal(survived, true, "the socket this claimer had bound was left to it");
+      assert.equal(state, "live");
     } finally {
-      Pipe.prototype.bind = bind;
-      await mine?.release();
-      other.stdin.end();
-      await new Promise((r) => other.once("exit", r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("a claimer stalled inside the takeover, between bind(2) and listen(2) for its guard, is not taken for dead", async () => {
+    // The file is dead: this claimer's second bind is for the takeover guard. A guard bound but not yet listening
+    // refuses a connect as a dead one does: the other claimer must not remove it (then both would hold the guard,
+    // and one could unlink a file a third had just claimed).
+    const dir = tempDir();
+    try {
+      const file = join(dir, "gateway.sock");
+      await leaveDeadSocket(file);
+      const { mine, other, survived, state } = await claimStalledInBind(dir, file, 2);
+      assert.equal(survived, true, "the socket this claimer had bound for the guard was left to it");
+      assert.equal(other, "won");
+      assert.equal(mine, null);
+      assert.equal(state, "live");
+      assert.equal(existsSync(`${file}.takeover`), false, "no guard left behind");
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
