@@ -21,10 +21,15 @@
 // load), or of G (then one may unlink an S that a third has just claimed). A file system without hard links
 // falls back to binding S and G directly. Release unlinks S (G) while it is still this claim's inode, then
 // closes.
+// A claimer killed (SIGKILL) between its bind and its unlink of T leaves T behind: whoever next claims S
+// removes such leftovers. T exists before it listens, so a refused connect does not make T dead: it is dead
+// only when no socket of this network namespace is bound to its name either (/proc/net/unix), and is removed
+// by inode. A live T removed all the same (a claimer in another network namespace) only makes its claimer
+// try again: its link then fails with ENOENT.
 import { randomBytes } from "node:crypto";
-import { linkSync, lstatSync, renameSync, unlinkSync } from "node:fs";
+import { linkSync, lstatSync, readdirSync, readFileSync, renameSync, unlinkSync } from "node:fs";
 import { createServer, connect, type Server } from "node:net";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { GatewayError } from "../errors.js";
 
 /** What a connect to a socket path says about it. */
@@ -142,6 +147,7 @@ function tempName(s: string, forGuard: boolean): string {
   const hex = randomBytes(4).toString("hex");
   return forGuard ? `${s}.g${hex.slice(1)}` : `${s}.${hex}`;
 }
+const TEMP_SUFFIX = /^\.(?:[0-9a-f]{8}|g[0-9a-f]{7})$/;
 
 /** Listens on `temp`, then links `file` to it; binds `file` itself where links fail. */
 async function listenThenLink(file: string, temp: string): Promise<Listening | null> {
@@ -151,12 +157,65 @@ async function listenThenLink(file: string, temp: string): Promise<Listening | n
     linkSync(temp, file);
   } catch (err) {
     await closeServer(server); // unlinks temp
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") return null;
+    // ENOENT: temp was taken for a dead leftover and removed (sweepTemps); try again like any loser.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST" || code === "ENOENT") return null;
     const direct = await bind(file);
     return direct && { server: direct, direct: true };
   }
   unlinkSync(temp);
   return { server, direct: false };
+}
+
+/** At most this many leftovers are looked at per claim: a sweep stays bounded, the next claim goes on. */
+const SWEEP_MAX = 16;
+
+/**
+ * Base names of every Unix socket bound in this network namespace, a socket bound but not listening
+ * included; undefined where /proc/net/unix cannot be read (then nothing counts as dead).
+ */
+function boundSocketNames(): Set<string> | undefined {
+  let table: string;
+  try {
+    table = readFileSync("/proc/net/unix", "utf8");
+  } catch {
+    return undefined;
+  }
+  const names = new Set<string>();
+  // Num RefCount Protocol Flags Type St Inode Path: the path is the name as bound (by whatever spelling of
+  // the dir), so the base name is compared: a false match only keeps a leftover.
+  for (const line of table.split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length >= 8) names.add(basename(f.slice(7).join(" ")));
+  }
+  return names;
+}
+
+/**
+ * Removes the temps of claimers of `file` killed between their bind and their unlink of it (see the header):
+ * each socket file that refuses a connect and that no socket of this namespace is bound to, by inode. Never
+ * throws: the claim it follows stands whatever happens here.
+ */
+async function sweepTemps(file: string): Promise<void> {
+  try {
+    const dir = dirname(file);
+    const base = basename(file);
+    const refused: Array<{ name: string; path: string; ino: bigint }> = [];
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith(base) || !TEMP_SUFFIX.test(name.slice(base.length))) continue;
+      if (refused.length >= SWEEP_MAX) break;
+      const path = join(dir, name);
+      const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      // A live claimer's temp that listens answers: only a refused one may be a leftover.
+      if (st?.isSocket() && (await probeSocket(path, 500)) === "dead") refused.push({ name, path, ino: st.ino });
+    }
+    if (!refused.length) return;
+    // Read after each inode was seen: a socket that made that file and still lives is listed now.
+    const bound = boundSocketNames();
+    for (const r of refused) if (bound && !bound.has(r.name) && inodeOf(r.path) === r.ino) removeIfStill(r.path, r.ino);
+  } catch {
+    // left for the next holder
+  }
 }
 
 /** Claims the socket file: returns its listening server, or null at once when a live process holds it. */
@@ -167,6 +226,7 @@ export async function claimSocket(file: string, display = file): Promise<Claimed
       if (listening) {
         let released: Promise<void> | undefined;
         const ino = inodeOf(file);
+        await sweepTemps(file);
         return {
           server: listening.server,
           file,

@@ -186,7 +186,18 @@ async function leaveDeadSocket(file: string): Promise<void> {
   rmSync(`${file}.keep`);
 }
 
-const pipeWrap = () => (process as unknown as { binding(name: string): { Pipe: { prototype: { bind(this: unknown, name: string): number } } } }).binding("pipe_wrap");
+type PipeHandle = { bind(this: unknown, name: string): number; close(): void };
+const pipeWrap = () =>
+  (process as unknown as { binding(name: string): { Pipe: { new (type: number): PipeHandle; prototype: PipeHandle }; constants: { SERVER: number } } }).binding("pipe_wrap");
+
+/** A socket bound to `path` that never listens: a claimer between bind(2) and listen(2), held there. */
+function bindOnly(path: string): { close(): void } {
+  const { Pipe, constants } = pipeWrap();
+  const handle = new Pipe(constants.SERVER);
+  const err = handle.bind(path);
+  if (err !== 0) throw new Error(`bind ${path}: ${err}`);
+  return { close: () => handle.close() };
+}
 
 const inodeOf = (path: string) => {
   try {
@@ -328,6 +339,36 @@ describe("the Linux socket-file lock, for real", () => {
       assert.equal(state, "live");
       assert.equal(existsSync(`${file}.takeover`), false, "no guard left behind");
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test("the next holder removes what claimers killed between bind and link left beside the file, and nothing else", async () => {
+    const dir = tempDir();
+    const bound: Array<{ close(): void }> = [];
+    let held: Awaited<ReturnType<typeof claimSocket>> = null;
+    try {
+      const file = join(dir, "gateway.sock");
+      // Killed after bind (its temp never linked), and killed after link (its temp is the dead file's inode).
+      await leaveDeadSocket(`${file}.deadbeef`);
+      await leaveDeadSocket(`${file}.g0badf00`);
+      await leaveDeadSocket(file);
+      linkSync(file, `${file}.0123abcd`);
+      // A claimer about to link (listening) and one between bind(2) and listen(2): both alive.
+      const listening = createServer();
+      await new Promise<void>((r) => listening.listen(`${file}.1111aaaa`, r));
+      bound.push(listening);
+      bound.push(bindOnly(`${file}.2222bbbb`));
+      // Not a claimer's temp name: left alone, dead or not.
+      await leaveDeadSocket(`${file}.dead`);
+      await leaveDeadSocket(join(dir, "other.sock.3333cccc"));
+      writeFileSync(`${file}.4444dddd`, "not a socket");
+      held = await claimSocket(file);
+      assert.ok(held);
+      assert.deepEqual(readdirSync(dir).sort(), ["gateway.sock", "gateway.sock.1111aaaa", "gateway.sock.2222bbbb", "gateway.sock.4444dddd", "gateway.sock.dead", "other.sock.3333cccc"]);
+    } finally {
+      await held?.release();
+      for (const b of bound) b.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });
