@@ -17,7 +17,9 @@ const err = (s: string) => process.stderr.write(s + "\n");
 const LOGIN_WAIT_MS = 11 * 60_000;
 
 function remote(paths: StatePaths, name: string): RemoteServer {
-  const s = loadConfig(paths.configFile).mcpServers[name];
+  // An own entry only: a plain object also answers to toString, constructor, __proto__ (then "a local server").
+  const servers = loadConfig(paths.configFile).mcpServers;
+  const s = Object.hasOwn(servers, name) ? servers[name] : undefined;
   if (!s) throw new GatewayError("USAGE", `no server "${name}" in ${paths.configFile}`);
   const r = remoteEntry(name, s);
   if (!r) throw new GatewayError("USAGE", `"${name}" is a local server: sign-in applies to remote servers (with a "url")`);
