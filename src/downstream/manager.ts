@@ -421,16 +421,30 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   async withFlight<T>(server: string, origin: CallOrigin | undefined, fn: () => Promise<T>): Promise<T> {
     // Its servers now belong to the next primary: a request that reached this one late is refused, once.
     if (this.frozen) throw rpcError(ProtocolErrorCode.InternalError, "the gateway is handing over to its next primary; call again");
-    const flight: Flight = { origin };
-    const list = this.flights.get(server) ?? [];
-    list.push(flight);
-    this.flights.set(server, list);
+    const flight = this.board(server, origin);
     try {
       return await fn();
     } finally {
-      list.splice(list.indexOf(flight), 1);
-      if (!list.length) this.flights.delete(server);
+      this.land(server, flight);
     }
+  }
+
+  /** Records a request in flight to `server` (withFlight's bookkeeping). */
+  private board(server: string, origin: CallOrigin | undefined): Flight {
+    const flight: Flight = { origin };
+    const list = this.flights.get(server);
+    if (list) list.push(flight);
+    else this.flights.set(server, [flight]);
+    return flight;
+  }
+
+  /** The request `board` recorded is over. */
+  private land(server: string, flight: Flight): void {
+    const list = this.flights.get(server);
+    if (!list) return;
+    const i = list.indexOf(flight);
+    if (i >= 0) list.splice(i, 1);
+    if (!list.length) this.flights.delete(server);
   }
 
   /** Options for a forwarded request: cancellation, bounded time, progress back to the client's token. */
@@ -561,16 +575,32 @@ export class DownstreamManager extends EventEmitter implements ToolProvider {
   }
 
   private forwardCall(d: Downstream, client: Client, original: string, name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> {
-    return this.forwardRounds(d.name, client, { method: "tools/call", name, params: { name: original, arguments: args } }, ctx.origin, ctx.signal, FORWARDED_RESULT)
-      .then(
-      (r) => r as CallToolResult,
-      (err) => {
-        // The server's own protocol errors (unknown tool, bad arguments) reach the client as they are;
-        // a crash or timeout mid-call becomes a tool error that says which server failed.
-        if (err instanceof ProtocolError || isRpcError(err)) relayError(err);
-        return errorResult(`server "${d.name}" failed during ${name}: ${describeError(err)}`);
-      },
-    );
+    const failed = (err: unknown): CallToolResult => {
+      // The server's own protocol errors (unknown tool, bad arguments) reach the client as they are;
+      // a crash or timeout mid-call becomes a tool error that says which server failed.
+      if (err instanceof ProtocolError || isRpcError(err)) relayError(err);
+      return errorResult(`server "${d.name}" failed during ${name}: ${describeError(err)}`);
+    };
+    const params = { name: original, arguments: args };
+    const origin = ctx.origin;
+    // A call the session's fast lane serves (a legacy client's, no retry) to a legacy server with a lane:
+    // what forwardRounds does for it (forward.ts's legacy-to-legacy branch: one flight, one request through
+    // the lane, no round-trip state), without its layers of async functions and per-call closures.
+    if (origin?.fastLane && origin.retry === undefined && !this.frozen) {
+      const lane = d.laneFor(client);
+      if (lane) {
+        const flight = this.board(d.name, origin);
+        const sent = lane.request({ method: "tools/call", params }, { ...this.forwardOptions(ctx.signal, origin), allowInputRequired: true });
+        if (sent) {
+          return sent.then(
+            (r) => (this.land(d.name, flight), r as CallToolResult),
+            (err: unknown) => (this.land(d.name, flight), failed(err)),
+          );
+        }
+        this.land(d.name, flight);
+      }
+    }
+    return this.forwardRounds(d.name, client, { method: "tools/call", name, params }, origin, ctx.signal, FORWARDED_RESULT).then((r) => r as CallToolResult, failed);
   }
 
   /**

@@ -114,7 +114,8 @@ export function createSession(deps: SessionDeps): McpServerFactory {
       call: (name, args, signal, origin) => {
         const client = server.getClientVersion()?.name;
         if (client !== undefined) view.client = client;
-        return callTool(name, args, signal, () => origin);
+        // `takes` said, in this same turn, that the view calls `name` as it is: what view.callTool does then.
+        return registry.call(name, args, signal, origin);
       },
     });
     server.onclose = () => link.close();

@@ -82,21 +82,37 @@ export class Registry {
   }
 
   /** Calls a tool; unknown names, bad arguments and thrown errors all come back as `isError` results. */
-  async call(name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, origin?: CallOrigin): Promise<CallToolResult> {
-    const ctx: ToolContext = { gateway: this.gateway, signal, ...(origin ? { origin } : {}) };
+  call(name: string, args: Record<string, unknown> | undefined, signal: AbortSignal, origin?: CallOrigin): Promise<CallToolResult> {
+    const ctx: ToolContext = origin ? { gateway: this.gateway, signal, origin } : { gateway: this.gateway, signal };
     const builtin = this.builtins.get(name);
-    if (!builtin) {
-      const claimed = () => {
-        for (const p of this.providers) {
-          const pending = p.call(name, args ?? {}, ctx);
-          if (pending) return pending;
-        }
-        return undefined;
-      };
-      // A name no source knows yet may be the tool of a server still starting: ask again once they are up.
-      const pending = claimed() ?? (await this.ready(signal), claimed());
-      return pending ?? unknownToolResult(name);
+    if (builtin) return this.callBuiltin(builtin, args, ctx);
+    // A provider's call is handed back as it is (no async wrapper around it: fewer promises per forwarded call).
+    let pending: Promise<CallToolResult> | undefined;
+    try {
+      pending = this.claimed(name, args ?? {}, ctx);
+    } catch (err) {
+      return Promise.reject(err);
     }
+    return pending ?? this.callLater(name, args ?? {}, ctx);
+  }
+
+  /** The first provider's call of `name`, or undefined when none has it. */
+  private claimed(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> | undefined {
+    for (const p of this.providers) {
+      const pending = p.call(name, args, ctx);
+      if (pending) return pending;
+    }
+    return undefined;
+  }
+
+  /** A name no source knows yet may be the tool of a server still starting: asked again once they are up. */
+  private async callLater(name: string, args: Record<string, unknown>, ctx: ToolContext): Promise<CallToolResult> {
+    await this.ready(ctx.signal);
+    return (await this.claimed(name, args, ctx)) ?? unknownToolResult(name);
+  }
+
+  private async callBuiltin(builtin: Compiled, args: Record<string, unknown> | undefined, ctx: ToolContext): Promise<CallToolResult> {
+    const name = builtin.tool.name;
     const parsed = builtin.input.safeParse(args ?? {});
     if (!parsed.success) return errorResult(`Invalid arguments for ${name}: ${formatIssues(parsed.error)}`);
     try {
