@@ -58,8 +58,10 @@ export class LineTransport implements Transport {
   private closed = false;
   private readonly inbox: JSONRPCMessage[] = [];
   private draining = false;
+  /** While a read is split: no message of it has been handed over yet (settleBetweenMessages). */
+  private firstOfRead = false;
   private readonly splitter: LineSplitter;
-  private readonly onData = (chunk: Buffer) => this.splitter.push(chunk);
+  private readonly onData = (chunk: Buffer) => this.read(chunk);
   private readonly onEnd = () => void this.close();
   private readonly onStreamError = (err: Error) => {
     this.onerror?.(err);
@@ -76,7 +78,7 @@ export class LineTransport implements Transport {
 
   async start(): Promise<void> {
     const { input, output } = this.opts;
-    if (this.opts.initial?.length) this.splitter.push(this.opts.initial);
+    if (this.opts.initial?.length) this.read(this.opts.initial);
     input.on("data", this.onData);
     input.once("end", this.onEnd);
     input.once("close", this.onEnd);
@@ -119,7 +121,7 @@ export class LineTransport implements Transport {
     const { input, output } = this.opts;
     input.pause();
     // Read from the pipe but not yet handed to us: whole lines are ours to deliver, the rest goes along.
-    for (let chunk: unknown; (chunk = input.read()) !== null; ) this.splitter.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+    for (let chunk: unknown; (chunk = input.read()) !== null; ) this.read(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
     this.closed = true;
     input.off("data", this.onData);
     input.off("end", this.onEnd);
@@ -171,15 +173,31 @@ export class LineTransport implements Transport {
     this.deliver(parsed.data);
   }
 
+  /** One read's bytes (or bytes read before): its lines delivered. */
+  private read(chunk: Buffer): void {
+    this.firstOfRead = true;
+    this.splitter.push(chunk);
+    this.firstOfRead = false;
+  }
+
+  /**
+   * settleBetweenMessages: a read's first message is handed over at once (the microtasks of what came before
+   * it ran when the read that brought that ended: Node runs them after every I/O callback); the others of
+   * the same read wait in the inbox and go one per turn. So a read of one message, the usual answer, costs
+   * no setImmediate.
+   */
   private deliver(message: JSONRPCMessage): void {
     if (!this.opts.settleBetweenMessages) return this.hand(message);
+    const first = this.firstOfRead;
+    this.firstOfRead = false;
+    if (first && !this.draining) return this.hand(message);
     this.inbox.push(message);
     if (this.draining) return;
     this.draining = true;
-    this.drain();
+    setImmediate(this.drain);
   }
 
-  /** Delivers one message, then waits a turn: the next one (of the same read or a later one) goes after it. */
+  /** Delivers one queued message, then waits a turn for the next (their microtasks run in between). */
   private readonly drain = (): void => {
     const message = this.inbox.shift();
     if (message === undefined || this.closed) {
@@ -187,7 +205,8 @@ export class LineTransport implements Transport {
       return;
     }
     this.hand(message);
-    setImmediate(this.drain);
+    if (this.inbox.length) setImmediate(this.drain);
+    else this.draining = false;
   };
 
   private hand(message: JSONRPCMessage): void {

@@ -73,6 +73,29 @@ describe("LineTransport", () => {
     }
   });
 
+  test("settleBetweenMessages: each read's first message is handed over at once, the rest of a read one per turn, in order", async () => {
+    const line = (id: number) => `{"jsonrpc":"2.0","id":${id},"result":{}}\n`;
+    const r = await rig({ settleBetweenMessages: true });
+    const ids = () => r.received.map((m) => (m as { id: number }).id);
+    // Reads of one message each (the usual answer): none waits for a turn, even right after another read.
+    r.transport["read"](Buffer.from(line(1)));
+    r.transport["read"](Buffer.from(line(2)));
+    assert.deepEqual(ids(), [1, 2]);
+    // One read of three: the first at once, then one per turn; a read meanwhile waits behind them.
+    r.transport["read"](Buffer.from(line(3) + line(4) + line(5)));
+    assert.deepEqual(ids(), [1, 2, 3]);
+    r.transport["read"](Buffer.from(line(6)));
+    assert.deepEqual(ids(), [1, 2, 3]);
+    await r.settle();
+    assert.deepEqual(ids(), [1, 2, 3, 4]);
+    for (let i = 0; i < 3; i++) await r.settle();
+    assert.deepEqual(ids(), [1, 2, 3, 4, 5, 6]);
+    // Drained: the next read's message goes at once again.
+    r.transport["read"](Buffer.from(line(7)));
+    assert.deepEqual(ids(), [1, 2, 3, 4, 5, 6, 7]);
+    await r.transport.close();
+  });
+
   test("a valid request and notification reach the server; send() writes one line each", async () => {
     const r = await rig();
     r.input.write('{"jsonrpc":"2.0","id":1,"method":"tools/list"}\n{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
