@@ -2,7 +2,7 @@
 // without the SDK's per-request protocol work, and such a call to a legacy stdio server also goes past the
 // downstream SDK Client (src/downstream/callLane.ts); --standalone serves every call through the SDK on both
 // sides. The same calls through both must bring the client the same messages, equal as JSON: results of every
-// shape, errors, progress, server requests during a call, cancellation (which must reach the server), the
+// shape, errors, progress, server requests and log messages during a call, cancellation (which must reach the server), the
 // per-call timeout, a server dying mid-call, a modern server's calls, and requests the lanes must leave alone.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -125,11 +125,20 @@ test("calls through a bridge's fast lane bring the client what --standalone's SD
       ["a name that is not a string", { jsonrpc: "2.0", id: 20, method: "tools/call", params: { name: 7 } }],
       ["a modern server's tool (the Client's path on both sides)", call(21, "modern__caps", {})],
       ["a text result with its members in another order", call(22, "legacy__unordered", {})],
+      ["log messages during a call, before the client sets a level (none reach it)", call(23, "legacy__log", {})],
+      ["the client's log level", { jsonrpc: "2.0", id: 24, method: "logging/setLevel", params: { level: "info" } }],
+      ["log messages during a call, at the client's level (the warning reaches it)", call(25, "legacy__log", {})],
     ];
+    const read = new Map<string, Msg[]>();
     for (const [what, message, answer] of steps) {
       const [viaLane, viaSdk] = [await exchange(bridge.s, message, answer), await exchange(standalone.s, message, answer)];
       same(viaLane, viaSdk, what);
+      read.set(what, viaLane);
     }
+    // The session's level, read when each message comes: nothing before it is set, then the warning alone.
+    const logged = (what: string) => read.get(what)!.filter((m) => m.method === "notifications/message").map((m) => (m.params as { level: string }).level);
+    assert.deepEqual(logged("log messages during a call, before the client sets a level (none reach it)"), []);
+    assert.deepEqual(logged("log messages during a call, at the client's level (the warning reaches it)"), ["warning"]);
 
     // A cancelled call is never answered; the next call is (the same in both).
     for (const { s } of [bridge, standalone]) {
