@@ -4,7 +4,8 @@
 // and the gateway, interleaved: latency, throughput at 1 and 10 clients, CPU per call per process; then the
 // memory (summed Pss) of 3 clients × 3 servers and × 1, and cold start. Run: node --import tsx bench/floor.ts
 // Knobs: BENCH_RUNS (default 5), BENCH_CALLS (sequential calls per path per run, default 1000),
-// BENCH_SECONDS (one throughput window, default 2), BENCH_WARM_SECONDS (10-client warm-up, default 10).
+// BENCH_SECONDS (one throughput window, default 2), BENCH_WARM_SECONDS (10-client warm-up, default 10),
+// BENCH_CALL_ONLY=1 (the call part alone, printed, RESULTS.md left as it is), BENCH_BIN (another binary).
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -142,6 +143,7 @@ async function main() {
   stopGateway(home);
   await expectNoneLeft();
   const loadMid = loadavg();
+  if (process.env.BENCH_CALL_ONLY) return callReport({ p50, p99, tp1, tp10, cpu1, cpu10 }, [loadBefore, loadMid]);
 
   // --- Memory: 3 clients × 3 servers and 3 clients × 1 server; summed Pss of every process each setup starts. ---
   const probe: Record<ServerName, [string, unknown]> = {
@@ -334,6 +336,27 @@ Run time ${((Date.now() - t0) / 1000).toFixed(0)} s.`;
   writeSection("Against a bare-relay floor (bench/floor.ts)", body);
   console.log(body);
   console.log("\nper run:", JSON.stringify({ p50, p99, tp1, tp10, coldDirect, coldGateway, primaryReady, firstBridge, firstBare }, (_k, v: unknown) => (typeof v === "number" ? Number(v.toFixed(3)) : v)));
+}
+
+/** The call part alone (BENCH_CALL_ONLY): its figures and the three ratios, printed only. */
+function callReport(m: { p50: Record<Setup, number[]>; p99: Record<Setup, number[]>; tp1: Record<Setup, number[]>; tp10: Record<Setup, number[]>; cpu1: Record<Setup, Cpu>; cpu10: Record<Setup, Cpu> }, loads: string[]): void {
+  const med = (xs: number[]) => median(xs);
+  const added = { floor: med(m.p50.floor) - med(m.p50.direct), gateway: med(m.p50.gateway) - med(m.p50.direct) };
+  const hop1 = { floor: relaysCpu(m.cpu1.floor, ["relay bridge", "relay primary"]), gateway: relaysCpu(m.cpu1.gateway, ["bridge", "primary"]) };
+  const hop10 = { floor: relaysCpu(m.cpu10.floor, ["relay bridges", "relay primary"]), gateway: relaysCpu(m.cpu10.gateway, ["bridges", "primary"]) };
+  const tpRatio = (t: Record<Setup, number[]>) => med(t.gateway) / med(t.floor);
+  const row = (label: string, x: Record<Setup, number[]>, f: (v: number) => string) => `| ${label} | ${SETUPS.map((k) => spread(x[k], f)).join(" | ")} |`;
+  console.log(`${BIN}, load ${loads.join(" → ")}, medians of ${RUNS} runs
+| | direct | floor | gateway |
+|---|---|---|---|
+${row("p50 (ms)", m.p50, ms)}
+${row("p99 (ms)", m.p99, ms)}
+${row("calls/s, 1 client", m.tp1, perSec)}
+${row(`calls/s, ${CLIENTS} clients`, m.tp10, perSec)}
+CPU per call, 1 client: ${JSON.stringify(m.cpu1.gateway)} against ${JSON.stringify(m.cpu1.floor)}
+added p50: floor ${fmt(added.floor)}, gateway ${fmt(added.gateway)}: ${(added.gateway / added.floor).toFixed(2)}x
+CPU of the middle processes: 1 client ${(hop1.gateway / hop1.floor).toFixed(2)}x (${hop1.gateway.toFixed(3)} / ${hop1.floor.toFixed(3)} ms), ${CLIENTS} clients ${(hop10.gateway / hop10.floor).toFixed(2)}x (${hop10.gateway.toFixed(3)} / ${hop10.floor.toFixed(3)} ms)
+throughput: 1 client ${pct(tpRatio(m.tp1), 1)}, ${CLIENTS} clients ${pct(tpRatio(m.tp10), 1)} of the floor's`);
 }
 
 main().catch(abandon);

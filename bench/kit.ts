@@ -1,6 +1,7 @@
 // What the benchmarks of calls through processes share: a line-JSON-RPC client per process, closed-loop
 // throughput windows, CPU per call from /proc, process trees and their memory, the three reference servers,
-// and the proof that no process is left. BENCH_SECONDS sets the length of one throughput window (default 2).
+// and the proof that no process is left. BENCH_SECONDS sets the length of one throughput window (default 2);
+// BENCH_BIN another gateway binary than dist/claude-mpm-gateway (a build of another commit, to compare).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -8,7 +9,7 @@ import { INIT, LineProc, median } from "./lib.js";
 
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 2);
 export const WARMUP = 2000;
-export const BIN = resolve("dist/claude-mpm-gateway");
+export const BIN = resolve(process.env.BENCH_BIN ?? "dist/claude-mpm-gateway");
 export const pkg = (name: string) => resolve("node_modules", "@modelcontextprotocol", name, "dist", "index.js");
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
