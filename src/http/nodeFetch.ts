@@ -35,8 +35,13 @@ export async function sendWebResponse(res: ServerResponse, response: Response): 
   const headers: Record<string, string> = {};
   response.headers.forEach((value, name) => (headers[name] = value));
   // An SSE stream through nginx must not be buffered (Streamable HTTP 2026-07-28, "Receiving Messages").
-  if (headers["content-type"]?.startsWith("text/event-stream")) headers["x-accel-buffering"] = "no";
+  const stream = headers["content-type"]?.startsWith("text/event-stream") === true;
+  if (stream) headers["x-accel-buffering"] = "no";
   res.writeHead(response.status, headers);
+  // Node holds headers back until the first body write: a quiet stream (a legacy client's GET, a listen with
+  // nothing to say yet) would leave its client waiting for a response until the first event or keep-alive
+  // (15 s), not knowing the stream is open. The stream is registered by now: say so at once.
+  if (stream) res.flushHeaders();
   if (!response.body) {
     res.end();
     return;
