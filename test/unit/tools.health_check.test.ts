@@ -183,7 +183,9 @@ describe("health_check", () => {
       const started = Date.now();
       const report = await check({ timeout: 5 }, { configPath: hung.file });
       const elapsed = Date.now() - started;
-      assert.ok(elapsed >= 4_900 && elapsed < 8_000, `took ${elapsed} ms`);
+      // Not before the timeout (a timer never fires early); the upper bound only tells "timed out" from "ran
+      // on": unit files share a --test-concurrency=2 run with e2e files that start 20 processes at once.
+      assert.ok(elapsed >= 4_900 && elapsed < 30_000, `took ${elapsed} ms`);
       assert.equal(report.status, "unhealthy");
       assert.deepEqual(report.checks.config, { status: "unhealthy", message: "did not finish within 5 s" });
       assert.equal(report.checks.gateway?.status, "healthy");
@@ -199,7 +201,8 @@ describe("health_check", () => {
       setTimeout(() => controller.abort(), 100);
       const started = Date.now();
       const result = await new Registry(builtinTools, gateway({ configPath: hung.file })).call("health_check", {}, controller.signal);
-      assert.ok(Date.now() - started < 2_000);
+      // Cancelled rather than run to the check's own 30 s timeout; the margin is for a loaded machine.
+      assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
       assert.equal(result.isError, true);
       assert.equal(text(result), "Health check cancelled.");
     } finally {
