@@ -191,7 +191,7 @@ describe("bridge", () => {
         stdio: "ignore",
       });
       writeSync(writer, JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "sh", version: "1" } } }) + "\n");
-      await waitFor("the initialize answer", () => existsSync(outFile) && readFileSync(outFile, "utf8").includes('"id":0'));
+      await waitFor("the initialize answer", () => existsSync(outFile) && readFileSync(outFile, "utf8").includes('"id":0'), 30_000);
       const found = bridges(install.bin);
       assert.equal(found.length, 1);
       const bridge = found[0]!;

@@ -221,15 +221,16 @@ describe("hot reload of a profile", () => {
     client.setNotificationHandler("notifications/tools/list_changed", () => void changed++);
     writeConfig(home, JSON.stringify({ mcpServers: { everything: SERVERS.everything() }, profiles: { p: { tools: ["everything__echo", "echo"] } } }));
     await waitForTools(client, "the edited profile", (n) => n.join() === "echo,everything__echo");
-    await waitFor("tools/list_changed", () => changed > 0);
+    await waitFor("tools/list_changed", () => changed > 0, 30_000);
   });
 
   test("a profile removed from the config: the session's requests fail with its name; restored, they work", async () => {
     writeConfig(home, JSON.stringify({ mcpServers: { everything: SERVERS.everything() }, profiles: {} }));
-    await waitFor("the profile to be gone", () => client.listTools().then(() => false, (err: Error) => /unknown profile "p"/.test(err.message)));
+    // A config edit is applied by the primary's watcher (debounced): bounded for a loaded machine, as waitForTools is.
+    await waitFor("the profile to be gone", () => client.listTools().then(() => false, (err: Error) => /unknown profile "p"/.test(err.message)), 30_000);
     writeConfig(home, JSON.stringify({ mcpServers: { everything: SERVERS.everything() }, profiles: { p: { search: true } } }));
     const listed = () => client.listTools().then((r) => r.tools.map((t) => t.name).join(), () => "");
-    await waitFor("search mode", async () => (await listed()) === "search_tools,describe_tools,call_tool");
+    await waitFor("search mode", async () => (await listed()) === "search_tools,describe_tools,call_tool", 30_000);
   });
 });
 
