@@ -107,7 +107,9 @@ describe("restart", () => {
 
   test("with none running, restart starts one", async () => {
     const home = tempHome();
-    const r = run(install, home, ["restart"]);
+    // No client connects: with the harness's short linger the primary leaves 5 s after its start (its start-up
+    // grace), which a loaded machine outlasted between restart's answer and status's (status said none runs).
+    const r = run(install, home, ["restart"], LONG_LINGER);
     assert.equal(r.status, 0, r.stderr);
     const m = /^claude-mpm-gateway started \(pid (\d+)\)\n$/.exec(r.stdout);
     assert.ok(m, r.stdout);

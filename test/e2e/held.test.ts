@@ -178,11 +178,13 @@ describe("nothing left behind", () => {
     return { home, marker, client, pids: [server, grandchild] };
   }
 
-  test("kill -9 of the primary with no client: no downstream process (nor its child) 3 s later", async () => {
+  test("kill -9 of the primary with no client: no downstream process (nor its child) is left", async () => {
     const { home, marker, client } = await stubbornSetup();
     await client.close();
     process.kill(Number(readGatewayJson(home)?.pid), "SIGKILL");
-    await new Promise((r) => setTimeout(r, 3000));
+    // Bounded, not a fixed 3 s: the watchdog (a shell) must see the primary go, then TERM and KILL the
+    // groups, each step a process to schedule on a loaded machine. A server nobody ends stays for good.
+    await waitFor("every downstream process ended by the watchdog", () => markedProcesses(marker).length === 0, 15_000).catch(() => undefined);
     assert.deepEqual(markedProcesses(marker), [], "every downstream process ended by the watchdog");
     await expectNoProcessLeft(install.bin);
   });
