@@ -4,21 +4,23 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { after, before, test } from "node:test";
+import { after, afterEach, before, test } from "node:test";
 import { SERVERS, textOf, waitForTools, writeConfig, downstreamStatus } from "./downstreamKit.js";
-import { connectClient, expectNoProcessLeft, installBinary, run, stateDirOf, statusJson, stopGateway, tempHome, type Install } from "./harness.js";
+import { connectClient, expectNoProcessLeft, installBinary, killProcessesOf, run, stateDirOf, statusJson, stopGateway, tempHome, type Install } from "./harness.js";
 import { connectHttp, rawPost } from "./httpKit.js";
 
 let install: Install;
 before(() => (install = installBinary()));
 after(() => install.cleanup());
+// A failed test must not leave its primary (whose HTTP endpoint keeps it up) to fail the next one's check.
+afterEach(() => killProcessesOf(install.bin));
 
 /** A POST whose Host header names another site, as a page that rebound its domain to 127.0.0.1 would send. */
 function reboundPost(url: string, token: string): Promise<number> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: u.hostname, port: u.port, path: u.pathname, method: "POST", headers: { host: `evil.example:${u.port}`, authorization: `Bearer ${token}`, "content-type": "application/json" } },
+      { host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent: false, headers: { host: `evil.example:${u.port}`, authorization: `Bearer ${token}`, "content-type": "application/json" } },
       (res) => (res.resume(), resolve(res.statusCode ?? 0)),
     );
     req.on("error", reject);

@@ -24,12 +24,19 @@ export async function connectHttp(
   return { client, transport };
 }
 
-/** A bare JSON-RPC POST with the headers a modern client sends, plus `headers`; returns status and body. */
+/**
+ * A bare JSON-RPC POST with the headers a modern client sends, plus `headers`; returns status and body. On a
+ * connection of its own: a pooled keep-alive socket the server has just closed fails a POST with "fetch
+ * failed" (no retry for a POST), which the tests' spawnSync calls (status under load takes seconds, the event
+ * loop blocked meanwhile) make likelier; seen once in http.primary at load ~30. The cause is kept in the error.
+ */
 export async function rawPost(url: string, headers: Record<string, string>, body: unknown = { jsonrpc: "2.0", id: 1, method: "tools/list" }): Promise<{ status: number; text: string }> {
-  const res = await fetch(url, {
+  const res = await freshConnectionFetch([])(url, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
     body: JSON.stringify(body),
+  }).catch((err: Error & { cause?: unknown }) => {
+    throw new Error(`POST ${url}: ${err.message}${err.cause ? ` (${String((err.cause as Error).message ?? err.cause)})` : ""}`, { cause: err });
   });
   return { status: res.status, text: await res.text() };
 }
