@@ -97,14 +97,20 @@ describe("faults seen by another user", () => {
     mkdirSync(join(dir, "logs"), { recursive: true, mode: 0o700 });
     execFileSync("chown", ["-R", `${NOBODY}:${NOBODY}`, dir]);
     writeFileSync(join(dir, "gateway.lock"), "123\n", { mode: 0o600 }); // root's, unreadable to nobody
-    const s = new RawSession(install, home, [], {}, { uid: NOBODY, gid: NOBODY });
-    const answer = await s.request(0, "initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } });
-    const error = answer.error as { code: number; message: string };
-    assert.equal(error.code, -32603);
-    assert.match(error.message, /exited at start with code 5: lock file .*gateway\.lock belongs to someone else or is read-only: remove it/);
-    assert.match(s.stderr, /gateway\.lock belongs to someone else/);
-    s.end();
-    assert.equal((await s.exited).code, 0);
+    // The bridge answers as soon as its primary has exited; only a primary that never started would make it
+    // wait out its start bound, which is raised from 10 s (a primary spawned at load 30 beside a file starting
+    // ten processes at once once took longer than 10 s to fail) so the answer is the primary's, not the bound's.
+    const s = new RawSession(install, home, [], { CLAUDE_MPM_GATEWAY_START_TIMEOUT_MS: "20000" }, { uid: NOBODY, gid: NOBODY });
+    try {
+      const answer = await s.request(0, "initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "t", version: "1" } });
+      const error = answer.error as { code: number; message: string };
+      assert.equal(error.code, -32603);
+      assert.match(error.message, /exited at start with code 5: lock file .*gateway\.lock belongs to someone else or is read-only: remove it/);
+      assert.match(s.stderr, /gateway\.lock belongs to someone else/);
+    } finally {
+      s.end(); // a failed assertion must not leave the bridge running
+    }
+    assert.equal((await s.exitedWithin(10_000)).code, 0);
   });
 });
 
