@@ -71,10 +71,14 @@ describe("downstream lifecycle", () => {
   test("a run longer than stableMs resets the backoff; a quick crash doubles it", async () => {
     const { config } = flaky();
     const { hooks, states } = recorder();
-    const d = new Downstream("flaky", config, hooks, TIMING);
+    // A stable run long enough that the second crash, a tool call right after a restart, comes well inside it
+    // even on a loaded machine (at load 30 a call and a restart took over the suite's 400 ms, so that run
+    // counted as stable and the second wait was 1x base).
+    const timing: Timing = { ...TIMING, stableMs: 4000 };
+    const d = new Downstream("flaky", config, hooks, timing);
     d.start();
     await until("running", () => d.state === "running");
-    await new Promise((r) => setTimeout(r, TIMING.stableMs + 50));
+    await new Promise((r) => setTimeout(r, timing.stableMs + 50));
     // The wait between the "backoff" and the next "starting" state of the latest crash.
     const crash = async () => {
       await d.client!.callTool({ name: "crash", arguments: {} });
@@ -85,6 +89,10 @@ describe("downstream lifecycle", () => {
     };
     const first = await crash();
     const second = await crash(); // right after a restart: not stable
+    // The premise: the run the second crash ended was shorter than stableMs.
+    const b = states.findLastIndex((s) => s.state === "backoff");
+    assert.equal(states[b - 1]!.state, "running");
+    assert.ok(states[b]!.at - states[b - 1]!.at < timing.stableMs, "the second crash came inside stableMs");
     assert.ok(first >= 55 && first < 115 + 400, `first restart waited ${first} ms, expected about 60 (1x base)`);
     assert.ok(second >= 115, `second restart waited ${second} ms, expected about 120 (2x base)`);
     assert.equal(d.status().restarts, 2);
