@@ -196,7 +196,13 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
     };
     gate
       .admit(socket, () => acceptHello(socket, token, welcome))
-      .then((hello) => (hello === null ? undefined : hello.kind === "session" ? openSession(socket, hello, view!) : serveControl(socket)))
+      .then((hello) => {
+        if (hello === null) return;
+        // Its handshake began before the shutdown did: a session opened now would never be closed (closeAll
+        // has run), and its socket would keep the lock's server, and so the process, from ever ending.
+        if (hello.kind === "session" && stopping) return void socket.destroy();
+        return hello.kind === "session" ? openSession(socket, hello, view!) : serveControl(socket);
+      })
       .catch((err) => log.warn(`session failed to open: ${describeError(err)}`));
   };
 
