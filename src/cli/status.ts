@@ -19,7 +19,7 @@ const out = (s: string) => process.stdout.write(s + "\n");
 export async function statusCommand(paths: StatePaths, json: boolean): Promise<number> {
   const result = await queryStatus(coordinatesFor(paths));
   out(json ? JSON.stringify(statusJson(result, paths), null, 2) : formatStatus(result, paths));
-  // "elsewhere" shares exit 4 with "unresponsive": a primary exists that this process cannot talk to.
+  // "elsewhere" and "handing-over" share exit 4 with "unresponsive": a primary exists that did not answer this process.
   return result.state === "running" ? EXIT.OK : result.state === "not-running" ? EXIT.NOT_RUNNING : EXIT.UNRESPONSIVE;
 }
 
@@ -34,6 +34,10 @@ export function statusJson(result: GatewayStatus, paths: StatePaths): Record<str
       return { running: false, state: "unresponsive", state_dir: paths.stateDir, instance: result.instance, verified_pid: result.pid, binary_version: VERSION, binary_path: binary().path };
     case "elsewhere":
       return { running: false, state: "elsewhere", state_dir: paths.stateDir, instance: result.instance, where: result.why, binary_version: VERSION, binary_path: binary().path };
+    case "handing-over": {
+      const { from, to, since, waited_ms, instance } = result;
+      return { running: false, state: "handing-over", state_dir: paths.stateDir, instance, from, to, since, waited_ms, binary_version: VERSION, binary_path: binary().path };
+    }
   }
 }
 
@@ -67,6 +71,18 @@ export function formatStatus(result: GatewayStatus, paths: StatePaths): string {
       ]),
       "  A primary that this process cannot reach or check uses this state dir. It was left alone: one state",
       "  dir serves one host and namespace; give each its own CLAUDE_MPM_HOME, or stop that primary where it runs.",
+    ].join("\n");
+  }
+  if (result.state === "handing-over") {
+    return [
+      `◐ claude-mpm-gateway - handing over (pid ${result.from} -> ${result.to})`,
+      rows([
+        ["State dir", paths.stateDir],
+        ["Since", result.since],
+      ]),
+      `  A restart or upgrade is under way: pid ${result.from} finishes its calls and hands over to pid ${result.to}, which`,
+      `  answers once it serves; it did not within ${Math.round(result.waited_ms / 100) / 10} s. Clients are held meanwhile, not dropped. Ask again`,
+      `  in a moment; if this lasts, see the log (${paths.logFile}).`,
     ].join("\n");
   }
   if (result.state === "unresponsive") {

@@ -26,6 +26,12 @@ export interface InstanceInfo {
   state_dir: string;
   /** The primary's Streamable HTTP endpoint, when config.json turns it on. */
   http_url?: string;
+  /**
+   * Set from a handover's drain on: connections go to the next primary `to`, which answers them once it
+   * serves (`status` waits for it). Removed if the handover fails before the lock moves; the next primary
+   * writes its own record.
+   */
+  handover?: { to: number; since: string };
 }
 
 /** The result of reading gateway.json: its content, or why there is none to trust. */

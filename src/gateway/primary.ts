@@ -104,6 +104,16 @@ export async function runPrimary(opts: PrimaryOptions): Promise<PrimaryOutcome> 
       http = undefined;
     },
     linger: (on) => (on ? armLinger() : clearTimeout(lingerTimer)),
+    recordHandover: (to) => {
+      if (to === undefined) delete instance.handover;
+      else instance.handover = { to, since: new Date().toISOString() };
+      try {
+        writeInstance(paths.instanceFile, instance);
+      } catch (err) {
+        // Only `status` reads it, to wait for the next primary rather than call this one unresponsive.
+        log.warn(`cannot record the handover in ${paths.instanceFile}: ${describeError(err)}`);
+      }
+    },
     shutdown: (why, fatal, handedTo) => void shutdown(why, fatal, handedTo),
   });
   let resolveDone!: (outcome: PrimaryOutcome) => void;

@@ -34,6 +34,8 @@ export interface HandoverHost {
   letGo(): Promise<void>;
   /** Off while a handover runs; armed again when one fails. */
   linger(on: boolean): void;
+  /** Records in gateway.json that connections go to the next primary `to` (from the drain on); undefined: no more. */
+  recordHandover(to: number | undefined): void;
   shutdown(why: string, fatal: boolean, handedTo?: NextPrimary): void;
 }
 
@@ -116,6 +118,7 @@ export class PrimaryHandover {
           // is served as soon as the next primary serves). Until now this primary served them itself.
           if (listening) listening.pauseOnConnect = true;
           state.to = next;
+          h.recordHandover(next.pid);
         },
         moveSessions: () => h.sessions.move(),
         sessionsMoving: () => h.sessions.moving,
@@ -129,6 +132,7 @@ export class PrimaryHandover {
     if (!outcome.answer.ok) log.warn(`handover to ${program.command} failed${outcome.committed ? "; this primary stops" : "; this primary goes on"}: ${outcome.answer.error}`);
     if (!outcome.committed) {
       // Connections passed on to the next primary, now ended, are closed with it: their clients retry.
+      if (state.to) h.recordHandover(undefined);
       this.running = undefined;
       if (listening) listening.pauseOnConnect = false;
       h.sessions.pause(false);
