@@ -23,8 +23,8 @@ before(() => {
 after(() => install.cleanup());
 
 /** A client that answers sampling, elicitation and roots requests, each answer naming `reply`. */
-async function samplingClient(home: string, reply: string): Promise<Client> {
-  const transport = new StdioClientTransport({ command: install.bin, args: [], env: gatewayEnv(install, home), stderr: "pipe" });
+async function samplingClient(home: string, reply: string, extra: Record<string, string> = {}): Promise<Client> {
+  const transport = new StdioClientTransport({ command: install.bin, args: [], env: gatewayEnv(install, home, extra), stderr: "pipe" });
   const client = new Client({ name: `sampler-${reply}`, version: "1.0.0" }, { capabilities: { sampling: {}, elicitation: {}, roots: {} } });
   client.setRequestHandler("elicitation/create", () => ({ action: "accept", content: { name: reply } }));
   client.setRequestHandler("roots/list", () => ({ roots: [{ uri: `file:///root-${reply}`, name: reply }] }));
@@ -163,7 +163,11 @@ describe("the flaky fixture: crash, cancel, sampling, progress, logging, sharing
   writeConfig(home, { flaky: SERVERS.flaky(fixture) });
   let client: Client;
   before(async () => {
-    client = await samplingClient(home, "A");
+    // The primary this client starts waits 3 s before the first restart of a crashed server (6 s before the
+    // second): the call made once its tools vanish must land inside that backoff to be answered "down". With
+    // the product's 1 s, a loaded machine (list poll, then call) sometimes made it after the backoff, while the
+    // server was starting again, and such a call waits for the start and succeeds (seen in a test run at load 25).
+    client = await samplingClient(home, "A", { CLAUDE_MPM_GATEWAY_BACKOFF_MS: "3000" });
     await waitForTools(client, "flaky tools", (n) => n.includes("flaky__pid"));
   });
   after(async () => {
