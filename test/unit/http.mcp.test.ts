@@ -137,13 +137,15 @@ describe("createMcpHttp", () => {
 
   test("a legacy session whose client vanished (no stream, no DELETE) is closed after the idle time", async () => {
     const { factory } = countingFactory();
-    const s = await serve(factory, 300);
+    // The client opens its GET stream on its own after initialize: the idle time leaves a loaded machine 2 s
+    // for that (300 ms did not always), and the quiet spell is longer than the idle time.
+    const s = await serve(factory, 2000);
     const { c, t } = client(s.ep.url, "legacy");
     try {
       await c.connect(t);
       assert.equal(s.mcp.legacySessions(), 1);
       // Its GET stream open, the client is alive, however long it is quiet.
-      await new Promise((r) => setTimeout(r, 800));
+      await new Promise((r) => setTimeout(r, 3000));
       assert.equal(s.mcp.legacySessions(), 1);
       await c.close(); // gone without a DELETE
       const deadline = Date.now() + 10_000;
